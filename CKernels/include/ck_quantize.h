@@ -1,0 +1,24 @@
+// Weight quantization for the converter: bit-identical to the `gguf` Python package's
+// gguf.quants.quantize (our reference for quantized bytes), which for Q4_0 rounds through
+// float64 unlike ggml's C code. Activation quantization for the matmuls lives elsewhere.
+#ifndef CK_QUANTIZE_H
+#define CK_QUANTIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ck_blocks.h"
+
+// k must be a multiple of 32. Return the number of non-finite inputs seen (0 for a sound
+// tensor); blocks holding NaN or infinity get a zero scale instead of undefined bytes.
+size_t ck_quantize_q8_0_gguf(const float *x, ck_block_q8_0 *y, size_t k);
+size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k);
+
+void ck_dequantize_q8_0(const ck_block_q8_0 *x, float *y, size_t k);
+void ck_dequantize_q4_0(const ck_block_q4_0 *x, float *y, size_t k);
+
+// Element-wise conversions used when reading checkpoints and writing F16 tensors.
+void ck_f32_to_f16(const float *x, ck_half *y, size_t n);
+void ck_f16_to_f32(const ck_half *x, float *y, size_t n);
+void ck_bf16_to_f32(const ck_bfloat16 *x, float *y, size_t n);
+
+#endif

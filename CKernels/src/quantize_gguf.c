@@ -1,0 +1,98 @@
+// Scalar weight quantizers following gguf-py's quants.py step by step (float32 arithmetic,
+// except Q4_0's float64 multiply-add), so the bytes match the Python reference exactly.
+#include <math.h>
+#include "ck_quantize.h"
+#include "ck_fp16.h"
+
+static int is_finite_f(float v) { return v == v && fabsf(v) <= 3.40282347e+38f; }
+
+size_t ck_quantize_q8_0_gguf(const float *x, ck_block_q8_0 *y, size_t k) {
+    size_t bad = 0;
+    for (size_t b = 0; b < k / CK_QK8_0; b++) {
+        const float *xb = x + b * CK_QK8_0;
+        float amax = 0.0f;
+        size_t bad_here = 0;
+        for (int j = 0; j < CK_QK8_0; j++) {
+            if (!is_finite_f(xb[j])) { bad_here++; continue; }
+            float a = fabsf(xb[j]);
+            if (a > amax) amax = a;
+        }
+        bad += bad_here;
+        if (bad_here) {
+            y[b].d = 0;
+            for (int j = 0; j < CK_QK8_0; j++) y[b].qs[j] = 0;
+            continue;
+        }
+        // d = amax / 127 and id = 1 / d in float32, as numpy does with float32 arrays.
+        float d = amax / 127.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        for (int j = 0; j < CK_QK8_0; j++) {
+            float p = xb[j] * id;
+            y[b].qs[j] = (int8_t)roundf(p); // round half away from zero, as gguf's np_roundf
+        }
+        y[b].d = ck_float_to_half_ref(d);
+    }
+    return bad;
+}
+
+size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k) {
+    size_t bad = 0;
+    for (size_t b = 0; b < k / CK_QK4_0; b++) {
+        const float *xb = x + b * CK_QK4_0;
+        // The signed value of largest magnitude; the first one wins ties (numpy argmax).
+        float amax = 0.0f, max = 0.0f;
+        size_t bad_here = 0;
+        for (int j = 0; j < CK_QK4_0; j++) {
+            if (!is_finite_f(xb[j])) { bad_here++; continue; }
+            float a = fabsf(xb[j]);
+            if (a > amax) { amax = a; max = xb[j]; }
+        }
+        bad += bad_here;
+        if (bad_here) {
+            y[b].d = 0;
+            for (int j = 0; j < CK_QK4_0 / 2; j++) y[b].qs[j] = 0x88;
+            continue;
+        }
+        float d = max / -8.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        uint8_t q[CK_QK4_0];
+        for (int j = 0; j < CK_QK4_0; j++) {
+            // The float64 product of two floats is exact, so fused or not it rounds once.
+            double v = (double)xb[j] * (double)id + 8.5;
+            float t = truncf((float)v);
+            q[j] = t >= 15.0f ? 15 : (uint8_t)t; // t >= 0 since |x * id| <= 8
+        }
+        for (int j = 0; j < CK_QK4_0 / 2; j++) y[b].qs[j] = (uint8_t)(q[j] | (q[j + 16] << 4));
+        y[b].d = ck_float_to_half_ref(d);
+    }
+    return bad;
+}
+
+void ck_dequantize_q8_0(const ck_block_q8_0 *x, float *y, size_t k) {
+    for (size_t b = 0; b < k / CK_QK8_0; b++) {
+        float d = ck_half_to_float_ref(x[b].d);
+        for (int j = 0; j < CK_QK8_0; j++) y[b * CK_QK8_0 + j] = d * (float)x[b].qs[j];
+    }
+}
+
+void ck_dequantize_q4_0(const ck_block_q4_0 *x, float *y, size_t k) {
+    for (size_t b = 0; b < k / CK_QK4_0; b++) {
+        float d = ck_half_to_float_ref(x[b].d);
+        for (int j = 0; j < CK_QK4_0 / 2; j++) {
+            y[b * CK_QK4_0 + j] = d * (float)((x[b].qs[j] & 15) - 8);
+            y[b * CK_QK4_0 + j + 16] = d * (float)((x[b].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+void ck_f32_to_f16(const float *x, ck_half *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = ck_float_to_half_ref(x[i]);
+}
+
+void ck_f16_to_f32(const ck_half *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = ck_half_to_float_ref(x[i]);
+}
+
+void ck_bf16_to_f32(const ck_bfloat16 *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = ck_bf16_to_float(x[i]);
+}

@@ -1,0 +1,19 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "blip2-edge",
+    products: [
+        .library(name: "BLIP2Edge", targets: ["BLIP2Edge"]),
+        .executable(name: "blip2-quantize", targets: ["blip2-quantize"]),
+    ],
+    targets: [
+        // Hand-written kernels: a plain-C reference per operation, SIMD variants beside it,
+        // chosen at run time. Compiled per function with target attributes, so the binary
+        // runs on any x86-64 / ARMv8.0 CPU.
+        .target(name: "CKernels", path: "CKernels"),
+        .target(name: "BLIP2Edge", dependencies: ["CKernels"], path: "Sources/BLIP2Edge"),
+        .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge"], path: "Sources/blip2-quantize"),
+        .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),
+    ]
+)

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which storage type each tensor gets for a requested file type: the default mix, then
+/// any user overrides by tensor-name pattern.
+public struct QuantizationPlan: Sendable {
+    public struct Override: Sendable, Equatable {
+        /// A shell glob (fnmatch) matched against the transformers name and the GGUF name.
+        public let pattern: String
+        public let type: GGMLType
+
+        public init(pattern: String, type: GGMLType) {
+            self.pattern = pattern
+            self.type = type
+        }
+
+        /// Parses `PATTERN=TYPE`, as `--tensor-type` takes it.
+        public init?(argument: String) {
+            guard let eq = argument.lastIndex(of: "="), eq != argument.startIndex,
+                  let type = GGMLType(name: String(argument[argument.index(after: eq)...])) else { return nil }
+            self.init(pattern: String(argument[..<eq]), type: type)
+        }
+    }
+
+    public let fileType: GGMLType
+    public let overrides: [Override]
+
+    public init(fileType: GGMLType, overrides: [Override] = []) {
+        self.fileType = fileType
+        self.overrides = overrides
+    }
+
+    /// The default mix:
+    /// - Linear weights: the file type, or F16 when their rows do not divide into blocks;
+    /// - the token embedding (also the LM head, read for every generated token): at least
+    ///   Q8_0, since its errors reach every logit;
+    /// - the patch embedding (rows of 3x14x14 = 588, not a multiple of 32): F16;
+    /// - norms, biases, position and class embeddings and query tokens: F32 (they are
+    ///   small, and LayerNorm parameters are sensitive to rounding).
+    public func defaultType(for spec: TensorSpec) -> GGMLType {
+        let row = spec.shape.last ?? 1
+        let quantized = fileType == .q4_0 || fileType == .q8_0
+        switch spec.role {
+        case .small:
+            return .f32
+        case .patchEmbedding:
+            return fileType == .f32 ? .f32 : .f16
+        case .tokenEmbedding:
+            if !quantized { return fileType }
+            return row % 32 == 0 ? .q8_0 : .f16
+        case .linear:
+            if !quantized { return fileType }
+            return row % 32 == 0 ? fileType : .f16
+        }
+    }
+
+    /// The type for a tensor after overrides (the last matching override wins).
+    public func type(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
+        let ggufName = TensorNames.gguf(spec.name)
+        guard let o = overrides.last(where: { Self.matches($0.pattern, spec.name) || Self.matches($0.pattern, ggufName) }) else {
+            return defaultType(for: spec)
+        }
+        let row = spec.shape.last ?? 1
+        guard o.type.rowBytes(row) != nil else {
+            throw .impossibleType(tensor: spec.name, type: o.type, rowLength: row, pattern: o.pattern)
+        }
+        return o.type
+    }
+
+    static func matches(_ pattern: String, _ name: String) -> Bool {
+        fnmatch(pattern, name, 0) == 0
+    }
+}

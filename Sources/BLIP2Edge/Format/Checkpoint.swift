@@ -1,0 +1,112 @@
+import Foundation
+
+public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    case notFound(path: String)
+    case noWeights(directory: String)
+    case invalidIndex(path: String, reason: String)
+    case missingFile(path: String, neededFor: String)
+    case duplicateTensor(name: String, files: [String])
+
+    public var description: String {
+        switch self {
+        case let .notFound(path):
+            "\(path): no such file or directory"
+        case let .noWeights(directory):
+            "\(directory): no model.safetensors or model.safetensors.index.json found"
+        case let .invalidIndex(path, reason):
+            "\(path): bad sharded-checkpoint index: \(reason)"
+        case let .missingFile(path, neededFor):
+            "\(path) is missing (needed for \(neededFor))"
+        case let .duplicateTensor(name, files):
+            "tensor \(name) appears in more than one file: \(files.joined(separator: ", "))"
+        }
+    }
+}
+
+/// A HuggingFace checkpoint on disk: its safetensors shards, and the folder holding the
+/// config and tokenizer files that travel with it.
+public struct Checkpoint: Sendable {
+    public let directory: String
+    public let files: [SafetensorsFile]
+    /// Every tensor by name, with the index of the file that holds it.
+    public let tensors: [String: (file: Int, tensor: SafetensorsTensor)]
+
+    /// Opens a `.safetensors` file, a sharded checkpoint's `model.safetensors.index.json`, or
+    /// a model directory holding either.
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError.notFound(path: path)
+        }
+        let shardPaths: [String]
+        if isDirectory.boolValue {
+            directory = path
+            let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
+            let single = (path as NSString).appendingPathComponent("model.safetensors")
+            if FileManager.default.fileExists(atPath: index) {
+                shardPaths = try Self.shards(fromIndex: index)
+            } else if FileManager.default.fileExists(atPath: single) {
+                shardPaths = [single]
+            } else {
+                throw CheckpointError.noWeights(directory: path)
+            }
+        } else {
+            directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+            shardPaths = path.hasSuffix(".json") ? try Self.shards(fromIndex: path) : [path]
+        }
+        var files: [SafetensorsFile] = []
+        var tensors: [String: (file: Int, tensor: SafetensorsTensor)] = [:]
+        for shard in shardPaths {
+            guard FileManager.default.fileExists(atPath: shard) else {
+                throw CheckpointError.missingFile(path: shard, neededFor: "the weights listed in the index")
+            }
+            let file = try SafetensorsFile(path: shard)
+            for t in file.tensors {
+                if let other = tensors[t.name] {
+                    throw CheckpointError.duplicateTensor(name: t.name, files: [files[other.file].path, shard])
+                }
+                tensors[t.name] = (files.count, t)
+            }
+            files.append(file)
+        }
+        self.files = files
+        self.tensors = tensors
+    }
+
+    /// Path of a file that sits beside the weights (config.json, vocab.json, ...).
+    public func sidecar(_ name: String) -> String {
+        (directory as NSString).appendingPathComponent(name)
+    }
+
+    /// The shard files an index names, in first-mention order. Names must be plain file
+    /// names in the index's folder: an index cannot point us elsewhere on the disk.
+    private static func shards(fromIndex indexPath: String) throws -> [String] {
+        struct Index: Decodable { let weight_map: [String: String] }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: indexPath))
+        } catch {
+            throw FileError.readFailed(path: indexPath, reason: error.localizedDescription)
+        }
+        let index: Index
+        do {
+            index = try JSONDecoder().decode(Index.self, from: data)
+        } catch {
+            throw CheckpointError.invalidIndex(path: indexPath, reason: "expected a JSON object with a weight_map of tensor name to file name")
+        }
+        let folder = (indexPath as NSString).deletingLastPathComponent
+        var seen = Set<String>()
+        var ordered: [String] = []
+        for name in index.weight_map.keys.sorted() {
+            let file = index.weight_map[name] ?? ""
+            guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
+                throw CheckpointError.invalidIndex(path: indexPath, reason: "tensor \(name) maps to \"\(file)\", which is not a file name in the index's folder")
+            }
+            if seen.insert(file).inserted { ordered.append(file) }
+        }
+        guard !ordered.isEmpty else {
+            throw CheckpointError.invalidIndex(path: indexPath, reason: "weight_map is empty")
+        }
+        return ordered.sorted().map { folder.isEmpty ? $0 : (folder as NSString).appendingPathComponent($0) }
+    }
+}

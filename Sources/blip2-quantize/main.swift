@@ -1,0 +1,160 @@
+import BLIP2Edge
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+usage: blip2-quantize IN OUT [options]    convert a HuggingFace BLIP-2 checkpoint
+       blip2-quantize inspect FILE        show a model file's metadata and tensors
+
+IN is a .safetensors file, a sharded checkpoint's model.safetensors.index.json, or a
+model directory; config.json, preprocessor_config.json and the tokenizer (tokenizer.json,
+or vocab.json + merges.txt) are read from beside it. Weights may be F32, F16 or BF16.
+OUT is written to a temporary file in its folder and renamed into place when complete.
+
+options:
+  --type TYPE               q4_0 (default), q8_0, f16 or f32
+  --tensor-type PAT=TYPE    store tensors whose name matches the glob PAT as TYPE
+                            (repeatable; the last match wins; names as in transformers
+                            or in the file, e.g. 'language_model.*.fc1.weight=q8_0')
+  --threads N               threads for conversion (default: all cores)
+  --progress                show progress even when stderr is not a terminal
+  --quiet                   print nothing but errors
+  -h, --help                show this help
+
+The q4_0 mix: Linear weights Q4_0 (F16 where rows do not divide into 32-blocks); the
+token embedding / tied LM head Q8_0; the patch embedding F16; norms, biases, position and
+class embeddings and query tokens F32.
+"""
+
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("blip2-quantize: \(message)\n".utf8))
+    exit(code)
+}
+
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
+}
+
+func runConvert(_ args: [String]) throws {
+    var positional: [String] = []
+    var type = GGMLType.q4_0
+    var overrides: [QuantizationPlan.Override] = []
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    var showProgress = isatty(STDERR_FILENO) == 1
+    var quiet = false
+    var i = 0
+    func value(_ flag: String) throws -> String {
+        i += 1
+        guard i < args.count else { throw UsageError(description: "\(flag) needs a value") }
+        return args[i]
+    }
+    while i < args.count {
+        let a = args[i]
+        switch a {
+        case "--type":
+            let v = try value(a)
+            guard let t = GGMLType(name: v) else { throw UsageError(description: "unknown --type \(v) (q4_0, q8_0, f16 or f32)") }
+            type = t
+        case "--tensor-type":
+            let v = try value(a)
+            guard let o = QuantizationPlan.Override(argument: v) else {
+                throw UsageError(description: "--tensor-type wants PATTERN=TYPE with TYPE one of q4_0, q8_0, f16, f32; got \(v)")
+            }
+            overrides.append(o)
+        case "--threads":
+            let v = try value(a)
+            guard let n = Int(v), n >= 1, n <= 1024 else { throw UsageError(description: "--threads wants a number from 1 to 1024, got \(v)") }
+            threads = n
+        case "--progress": showProgress = true
+        case "--quiet": quiet = true
+        default:
+            if a.hasPrefix("-") && a != "-" { throw UsageError(description: "unknown option \(a)") }
+            positional.append(a)
+        }
+        i += 1
+    }
+    guard positional.count == 2 else {
+        throw UsageError(description: positional.count < 2 ? "need an input and an output path" : "too many arguments: \(positional.joined(separator: " "))")
+    }
+    var converter = Converter(plan: QuantizationPlan(fileType: type, overrides: overrides), threads: threads)
+    if showProgress && !quiet {
+        converter.progress = { p in
+            let rate = p.seconds > 0 ? Double(p.inputBytesDone) / p.seconds / 1e9 : 0
+            let line = String(format: "\r[%4d/%4d] %@ / %@  %.2f GB/s ", p.tensorIndex + 1, p.tensorCount,
+                              formatBytes(p.inputBytesDone), formatBytes(p.inputBytesTotal), rate)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+    let s = try converter.convert(input: positional[0], output: positional[1])
+    if showProgress && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    guard !quiet else { return }
+    print("wrote \(positional[1]): \(s.tensorCount) tensors, \(String(format: "%.3f", Double(s.parameterCount) / 1e9)) B parameters")
+    print(String(format: "  %@ -> %@ (%.2f bits/weight) in %.1f s", formatBytes(s.inputBytes), formatBytes(s.outputBytes), s.bitsPerWeight, s.seconds))
+    for t in GGMLType.allCases {
+        guard let n = s.parametersByType[t], let b = s.bytesByType[t] else { continue }
+        print(String(format: "  %-5@ %14d parameters  %@", t.description, n, formatBytes(b)))
+    }
+}
+
+func runInspect(_ args: [String]) throws {
+    guard args.count == 1, !args[0].hasPrefix("-") else { throw UsageError(description: "inspect takes one model file") }
+    let file = try GGUFFile(path: args[0])
+    print("\(file.path): GGUF v\(file.version), \(file.metadata.entries.count) metadata keys, \(file.tensors.count) tensors, alignment \(file.alignment)")
+    print("\nmetadata:")
+    for (key, value) in file.metadata.entries {
+        print("  \(key) = \(describe(value))")
+    }
+    print("\ntensors:")
+    let width = file.tensors.map(\.name.count).max() ?? 10
+    var bytesByType: [GGMLType: Int] = [:]
+    for t in file.tensors {
+        let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
+        print("  \(t.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(t.type.description.padding(toLength: 5, withPad: " ", startingAt: 0)) \(shape.padding(toLength: 22, withPad: " ", startingAt: 0)) \(formatBytes(t.byteCount))")
+        bytesByType[t.type, default: 0] += t.byteCount
+    }
+    let params = file.tensors.reduce(0) { $0 + $1.elementCount }
+    let bytes = file.tensors.reduce(0) { $0 + $1.byteCount }
+    print("\ntotal: \(params) parameters, \(formatBytes(bytes)) of tensor data (\(String(format: "%.2f", Double(bytes) * 8 / Double(max(params, 1)))) bits/weight)")
+    for t in GGMLType.allCases { if let b = bytesByType[t] { print("  \(t): \(formatBytes(b))") } }
+}
+
+func describe(_ v: GGUFValue) -> String {
+    switch v {
+    case let .string(s): return "\"\(s)\""
+    case let .array(type, values):
+        let shown = values.prefix(6).map(describe).joined(separator: ", ")
+        return values.count <= 6 ? "[\(shown)]" : "[\(values.count) \(type) values: \(shown), ...]"
+    case let .float32(f): return "\(f)"
+    case let .float64(f): return "\(f)"
+    case let .bool(b): return "\(b)"
+    default: return v.integer.map(String.init) ?? "?"
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.isEmpty || arguments.contains("-h") || arguments.contains("--help") {
+    print(usage)
+    exit(arguments.isEmpty ? 2 : 0)
+}
+do {
+    if arguments[0] == "inspect" {
+        try runInspect(Array(arguments.dropFirst()))
+    } else {
+        try runConvert(arguments)
+    }
+} catch let e as UsageError {
+    fail("\(e.description)\n(see blip2-quantize --help)", code: 2)
+} catch {
+    fail("\(error)", code: 1)
+}

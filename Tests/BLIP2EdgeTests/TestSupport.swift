@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+@testable import BLIP2Edge
+
+/// Where the committed fixtures live (made by the scripts in Tools/, never edited by hand).
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
+/// A fresh folder per test, removed afterwards.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "blip2-tests-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
+
+    /// A copy of a fixture folder to mutate.
+    func copy(fixture: String, as name: String) throws -> String {
+        let dest = file(name)
+        try FileManager.default.copyItem(atPath: Fixtures.path(fixture), toPath: dest)
+        return dest
+    }
+}
+
+/// Builds safetensors files byte by byte, including ones that lie.
+struct SafetensorsBuilder {
+    var header: String
+    var data: [UInt8]
+
+    /// A well-formed file from (name, dtype, shape, bytes).
+    init(tensors: [(String, String, [Int], [UInt8])]) {
+        var entries: [String] = []
+        var data: [UInt8] = []
+        for (name, dtype, shape, bytes) in tensors {
+            entries.append("\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(data.count),\(data.count + bytes.count)]}")
+            data += bytes
+        }
+        header = "{" + entries.joined(separator: ",") + "}"
+        self.data = data
+    }
+
+    init(header: String, data: [UInt8]) {
+        self.header = header
+        self.data = data
+    }
+
+    func bytes(headerLength: UInt64? = nil) -> [UInt8] {
+        let h = Array(header.utf8)
+        var out: [UInt8] = []
+        withUnsafeBytes(of: (headerLength ?? UInt64(h.count)).littleEndian) { out += $0 }
+        return out + h + data
+    }
+
+    func write(to path: String, headerLength: UInt64? = nil) throws {
+        try Data(bytes(headerLength: headerLength)).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+func floatBytes(_ xs: [Float]) -> [UInt8] {
+    xs.withUnsafeBytes { Array($0) }
+}
+
+/// Asserts that `body` throws an error whose one-line description contains `fragment`.
+func XCTAssertThrowsMessage(_ fragment: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+    do {
+        try body()
+        XCTFail("expected an error mentioning \"\(fragment)\", got none", file: file, line: line)
+    } catch {
+        let message = "\(error)"
+        XCTAssertTrue(message.contains(fragment), "error \"\(message)\" does not mention \"\(fragment)\"", file: file, line: line)
+        XCTAssertFalse(message.contains("\n"), "error message is not one line: \(message)", file: file, line: line)
+    }
+}
