@@ -12,6 +12,9 @@
 // tensor); blocks holding NaN or infinity get a zero scale instead of undefined bytes.
 size_t ck_quantize_q8_0_gguf(const float *x, ck_block_q8_0 *y, size_t k);
 size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k);
+// The plain-C references the dispatched versions above are tested against.
+size_t ck_quantize_q8_0_gguf_ref(const float *x, ck_block_q8_0 *y, size_t k);
+size_t ck_quantize_q4_0_gguf_ref(const float *x, ck_block_q4_0 *y, size_t k);
 
 void ck_dequantize_q8_0(const ck_block_q8_0 *x, float *y, size_t k);
 void ck_dequantize_q4_0(const ck_block_q4_0 *x, float *y, size_t k);

@@ -99,8 +99,10 @@ func runConvert(_ args: [String]) throws {
     let s = try converter.convert(input: positional[0], output: positional[1])
     if showProgress && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
     guard !quiet else { return }
-    print("wrote \(positional[1]): \(s.tensorCount) tensors, \(String(format: "%.3f", Double(s.parameterCount) / 1e9)) B parameters")
-    print(String(format: "  %@ -> %@ (%.2f bits/weight) in %.1f s", formatBytes(s.inputBytes), formatBytes(s.outputBytes), s.bitsPerWeight, s.seconds))
+    let params = s.parameterCount >= 100_000_000 ? String(format: "%.2f B", Double(s.parameterCount) / 1e9)
+        : String(format: "%.2f M", Double(s.parameterCount) / 1e6)
+    print("wrote \(positional[1]): \(s.tensorCount) tensors, \(params) parameters")
+    print(String(format: "  %@ -> %@ (%.2f bits/weight) in %.2f s", formatBytes(s.inputBytes), formatBytes(s.outputBytes), s.bitsPerWeight, s.seconds))
     for t in GGMLType.allCases {
         guard let n = s.parametersByType[t], let b = s.bytesByType[t] else { continue }
         print(String(format: "  %-5@ %14d parameters  %@", t.description, n, formatBytes(b)))

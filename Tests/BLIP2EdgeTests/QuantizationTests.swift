@@ -50,6 +50,45 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    /// The plain-C references too (on an AVX2 machine the tests above run the AVX2 code).
+    func testReferenceQuantizersMatchGGUF() throws {
+        for c in cases {
+            let x = try floats(c + ".f32")
+            var q8 = [UInt8](repeating: 0, count: x.count / 32 * 34)
+            var q4 = [UInt8](repeating: 0, count: x.count / 32 * 18)
+            _ = q8.withUnsafeMutableBytes { ck_quantize_q8_0_gguf_ref(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q8_0.self), x.count) }
+            _ = q4.withUnsafeMutableBytes { ck_quantize_q4_0_gguf_ref(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q4_0.self), x.count) }
+            XCTAssertEqual(q8, try bytes(c + ".q8_0"), "reference Q8_0, case \(c)")
+            XCTAssertEqual(q4, try bytes(c + ".q4_0"), "reference Q4_0, case \(c)")
+        }
+    }
+
+    /// SIMD and reference agree on a large mixed sample: magnitudes from 1e-30 to 1e30,
+    /// ties, zeros, subnormal scales.
+    func testDispatchedQuantizersEqualReferenceOnMixedData() {
+        var rng = SplitMix64(seed: 42)
+        let n = 1 << 16
+        let x: [Float] = (0..<n).map { i in
+            let u = Float(rng.next() % 1_000_000) / 500_000 - 1
+            switch i % 9 {
+            case 0: return u * 1e-30
+            case 1: return u * 1e30
+            case 2: return Float(Int(rng.next() % 17) - 8) * 0.25
+            case 3: return 0
+            case 4: return i % 32 == 4 ? 3 : -3
+            default: return u
+            }
+        }
+        var a = [UInt8](repeating: 0, count: n / 32 * 34), b = a
+        _ = a.withUnsafeMutableBytes { ck_quantize_q8_0_gguf(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q8_0.self), n) }
+        _ = b.withUnsafeMutableBytes { ck_quantize_q8_0_gguf_ref(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q8_0.self), n) }
+        XCTAssertEqual(a, b)
+        var c = [UInt8](repeating: 0, count: n / 32 * 18), d = c
+        _ = c.withUnsafeMutableBytes { ck_quantize_q4_0_gguf(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q4_0.self), n) }
+        _ = d.withUnsafeMutableBytes { ck_quantize_q4_0_gguf_ref(x, $0.baseAddress!.assumingMemoryBound(to: ck_block_q4_0.self), n) }
+        XCTAssertEqual(c, d)
+    }
+
     func testF16BytesMatchGGUF() throws {
         for c in cases {
             let x = try floats(c + ".f32")

@@ -120,41 +120,96 @@ public struct Converter {
         let prepared = try prepare(input: input)
         try checkOutputPath(output, inputs: prepared.checkpoint.files.map(\.path))
         let layout = GGUFLayout(metadata: prepared.metadata, tensors: prepared.tensors)
+        let chunks = chunkList(prepared)
+        let totalInput = chunks.reduce(0) { $0 + $1.inputBytes }
         let out = try AtomicOutputFile(finalPath: output)
         var summary = ConversionSummary()
-        let totalInput = prepared.specs.reduce(0) { $0 + (prepared.checkpoint.tensors[$1.name]?.tensor.byteCount ?? 0) }
-        var buffers = ChunkBuffers(capacityBytes: chunkBytes)
+        let maxInput = chunks.map(\.inputBytes).max() ?? 0
+        let maxFloats = chunks.map { $0.rows * $0.rowLength }.max() ?? 0
+        let maxOutput = chunks.map { $0.rows * (prepared.tensors[$0.tensor].type.rowBytes($0.rowLength) ?? 0) }.max() ?? 0
+        let reader = ChunkReader(files: prepared.checkpoint.files, bufferBytes: maxInput)
+        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxFloats))
+        let converted = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, maxOutput), alignment: 64)
+        defer {
+            floats.deallocate()
+            converted.deallocate()
+        }
         do {
             try layout.header.withUnsafeBytes { b in try out.write(b) }
             var written = layout.header.count
             var inputDone = 0
-            for (i, (spec, plan)) in zip(prepared.specs, prepared.tensors).enumerated() {
-                guard let (fileIndex, source) = prepared.checkpoint.tensors[spec.name] else { continue }
-                try out.writeZeros(layout.tensorOffsets[i] - written)
-                written = layout.tensorOffsets[i]
-                try convertTensor(source, in: prepared.checkpoint.files[fileIndex], to: plan, name: spec.name,
-                                  buffers: &buffers, out: out) { bytesIn in
-                    inputDone += bytesIn
-                    progress?(ConversionProgress(tensorIndex: i, tensorCount: prepared.tensors.count, tensorName: spec.name,
-                                                 inputBytesDone: inputDone, inputBytesTotal: totalInput,
-                                                 seconds: Self.seconds(since: start)))
+            if !chunks.isEmpty { reader.start(chunks[0], slot: 0) }
+            for (k, chunk) in chunks.enumerated() {
+                let input = try reader.wait(slot: k % 2)
+                // The next read runs while this chunk converts: a cold disk and the CPU overlap.
+                if k + 1 < chunks.count { reader.start(chunks[k + 1], slot: (k + 1) % 2) }
+                let plan = prepared.tensors[chunk.tensor]
+                let name = prepared.specs[chunk.tensor].name
+                if chunk.firstRow == 0 {
+                    try out.writeZeros(layout.tensorOffsets[chunk.tensor] - written)
+                    written = layout.tensorOffsets[chunk.tensor]
                 }
-                written += plan.byteCount
-                summary.tensorCount += 1
-                summary.parameterCount += plan.elementCount
-                summary.inputBytes += source.byteCount
-                summary.parametersByType[plan.type, default: 0] += plan.elementCount
-                summary.bytesByType[plan.type, default: 0] += plan.byteCount
+                let nonFinite = RowConverter(input: UnsafeRawPointer(input), dtype: chunk.dtype, floats: floats.baseAddress!,
+                                             output: converted.baseAddress!, type: plan.type, rowLength: chunk.rowLength)
+                    .run(rows: chunk.rows, threads: threads)
+                if nonFinite > 0 { throw ConversionError.nonFinite(name: name, count: nonFinite) }
+                let bytes = chunk.rows * (plan.type.rowBytes(chunk.rowLength) ?? 0)
+                try out.write(UnsafeRawBufferPointer(rebasing: converted[0..<bytes]))
+                written += bytes
+                inputDone += chunk.inputBytes
+                summary.inputBytes += chunk.inputBytes
+                if chunk.firstRow + chunk.rows == plan.elementCount / chunk.rowLength {
+                    summary.tensorCount += 1
+                    summary.parameterCount += plan.elementCount
+                    summary.parametersByType[plan.type, default: 0] += plan.elementCount
+                    summary.bytesByType[plan.type, default: 0] += plan.byteCount
+                }
+                progress?(ConversionProgress(tensorIndex: chunk.tensor, tensorCount: prepared.tensors.count, tensorName: name,
+                                             inputBytesDone: inputDone, inputBytesTotal: totalInput,
+                                             seconds: Self.seconds(since: start)))
             }
             try out.writeZeros(layout.totalSize - written)
             try out.commit()
         } catch {
+            reader.drain()
             out.discard()
             throw error
         }
         summary.outputBytes = layout.totalSize
         summary.seconds = Self.seconds(since: start)
         return summary
+    }
+
+    /// A run of whole rows of one tensor, read and converted as a unit.
+    struct Chunk {
+        let tensor: Int
+        let file: Int
+        let dtype: SafetensorsDType
+        let fileOffset: Int
+        let inputBytes: Int
+        let firstRow: Int
+        let rows: Int
+        let rowLength: Int
+    }
+
+    /// Splits every tensor into chunks of about `chunkBytes` (as float32; at least a row).
+    func chunkList(_ prepared: Prepared) -> [Chunk] {
+        var chunks: [Chunk] = []
+        for (i, (spec, plan)) in zip(prepared.specs, prepared.tensors).enumerated() {
+            guard let (file, source) = prepared.checkpoint.tensors[spec.name] else { continue }
+            let rowLength = plan.shape.last ?? 1
+            let rows = plan.elementCount / rowLength
+            let rowBytes = rowLength * source.dtype.size
+            let perChunk = max(1, chunkBytes / max(1, rowLength * 4))
+            var row = 0
+            while row < rows {
+                let n = min(perChunk, rows - row)
+                chunks.append(Chunk(tensor: i, file: file, dtype: source.dtype, fileOffset: source.fileOffset + row * rowBytes,
+                                    inputBytes: n * rowBytes, firstRow: row, rows: n, rowLength: rowLength))
+                row += n
+            }
+        }
+        return chunks
     }
 
     private func checkOutputPath(_ output: String, inputs: [String]) throws {
@@ -172,55 +227,53 @@ public struct Converter {
         Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
-    /// Reads a tensor in chunks of whole rows, converts each chunk on all threads, and
-    /// appends the result to the output.
-    private func convertTensor(_ source: SafetensorsTensor, in file: SafetensorsFile, to plan: GGUFTensorPlan, name: String,
-                               buffers: inout ChunkBuffers, out: AtomicOutputFile, chunkDone: (Int) -> Void) throws {
-        let rowLength = plan.shape.last ?? 1
-        let rows = plan.elementCount / rowLength
-        let inRowBytes = rowLength * source.dtype.size
-        guard let outRowBytes = plan.type.rowBytes(rowLength) else { return }
-        let rowsPerChunk = max(1, chunkBytes / max(inRowBytes, rowLength * 4))
-        buffers.reserve(input: rowsPerChunk * inRowBytes, floats: rowsPerChunk * rowLength, output: rowsPerChunk * outRowBytes)
-        var row = 0
-        while row < rows {
-            let n = min(rowsPerChunk, rows - row)
-            let input = UnsafeMutableRawBufferPointer(rebasing: buffers.input[0..<(n * inRowBytes)])
-            try file.read(at: source.fileOffset + row * inRowBytes, into: input)
-            let nonFinite = RowConverter(input: UnsafeRawPointer(input.baseAddress!), dtype: source.dtype,
-                                         floats: buffers.floats.baseAddress!, output: buffers.output.baseAddress!,
-                                         type: plan.type, rowLength: rowLength)
-                .run(rows: n, threads: threads)
-            if nonFinite > 0 { throw ConversionError.nonFinite(name: name, count: nonFinite) }
-            try out.write(UnsafeRawBufferPointer(rebasing: buffers.output[0..<(n * outRowBytes)]))
-            row += n
-            chunkDone(n * inRowBytes)
-        }
-    }
 }
 
-/// Scratch memory reused across all tensors of a conversion.
-struct ChunkBuffers: ~Copyable {
-    private(set) var input: UnsafeMutableRawBufferPointer
-    private(set) var floats: UnsafeMutableBufferPointer<Float>
-    private(set) var output: UnsafeMutableRawBufferPointer
+/// Reads chunks on a background thread into two alternating buffers.
+private final class ChunkReader: @unchecked Sendable {
+    private let files: [SafetensorsFile]
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+    private var failures: [Error?] = [nil, nil]
+    private var pending = [false, false]
+    private let queue = DispatchQueue(label: "blip2-quantize.reader")
 
-    init(capacityBytes: Int) {
-        input = .allocate(byteCount: capacityBytes, alignment: 64)
-        floats = .allocate(capacity: capacityBytes / 4)
-        output = .allocate(byteCount: capacityBytes, alignment: 64)
-    }
-
-    mutating func reserve(input i: Int, floats f: Int, output o: Int) {
-        if input.count < i { input.deallocate(); input = .allocate(byteCount: i, alignment: 64) }
-        if floats.count < f { floats.deallocate(); floats = .allocate(capacity: f) }
-        if output.count < o { output.deallocate(); output = .allocate(byteCount: o, alignment: 64) }
+    init(files: [SafetensorsFile], bufferBytes: Int) {
+        self.files = files
+        buffers = (0..<2).map { _ in .allocate(byteCount: max(1, bufferBytes), alignment: 64) }
     }
 
     deinit {
-        input.deallocate()
-        floats.deallocate()
-        output.deallocate()
+        drain()
+        buffers.forEach { $0.deallocate() }
+    }
+
+    func start(_ chunk: Converter.Chunk, slot: Int) {
+        pending[slot] = true
+        queue.async { [self] in
+            do {
+                try files[chunk.file].read(at: chunk.fileOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffers[slot][0..<chunk.inputBytes]))
+                failures[slot] = nil
+            } catch {
+                failures[slot] = error
+            }
+            done[slot].signal()
+        }
+    }
+
+    func wait(slot: Int) throws -> UnsafeMutableRawPointer {
+        done[slot].wait()
+        pending[slot] = false
+        if let e = failures[slot] { throw e }
+        return buffers[slot].baseAddress!
+    }
+
+    /// Waits for reads in flight, so no buffer is freed under them.
+    func drain() {
+        for slot in 0..<2 where pending[slot] {
+            done[slot].wait()
+            pending[slot] = false
+        }
     }
 }
 

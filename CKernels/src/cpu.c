@@ -1,0 +1,137 @@
+// CPU feature detection and the one-time choice of kernel variant.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ck_internal.h"
+
+#if defined(CK_X86)
+#include <cpuid.h>
+
+// AVX2 needs the CPU flags and the OS saving the ymm state (XCR0 bits 1 and 2).
+static int x86_has_avx2_fma_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+    if (!(fma && osxsave && avx && f16c)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6u) != 6u) return 0;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 5) & 1;
+}
+#endif
+
+#if defined(CK_ARM64)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#endif
+
+int ck_cpu_supports(ck_variant v) {
+    switch (v) {
+    case CK_VARIANT_REF: return 1;
+#if defined(CK_X86)
+    case CK_VARIANT_AVX2: return x86_has_avx2_fma_f16c();
+#endif
+#if defined(CK_ARM64)
+    case CK_VARIANT_NEON: return 1;
+    case CK_VARIANT_NEONDOT: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
+    default: return 0;
+    }
+}
+
+ck_variant ck_cpu_best_variant(void) {
+    static const ck_variant by_speed[] = {CK_VARIANT_NEONDOT, CK_VARIANT_NEON, CK_VARIANT_AVX2};
+    for (size_t i = 0; i < sizeof by_speed / sizeof by_speed[0]; i++)
+        if (ck_cpu_supports(by_speed[i])) return by_speed[i];
+    return CK_VARIANT_REF;
+}
+
+static const char *const names[CK_VARIANT_COUNT] = {"ref", "avx2", "neon", "neondot"};
+
+const char *ck_variant_name(ck_variant v) {
+    return (unsigned)v < CK_VARIANT_COUNT ? names[v] : "unknown";
+}
+
+int ck_variant_from_name(const char *name) {
+    for (int i = 0; i < CK_VARIANT_COUNT; i++)
+        if (name && strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
+static const ck_kernels *table_of(ck_variant v) {
+    switch (v) {
+#if defined(CK_X86)
+    case CK_VARIANT_AVX2: return &ck_kernels_avx2;
+#endif
+#if defined(CK_ARM64)
+    case CK_VARIANT_NEON: return &ck_kernels_neon;
+    case CK_VARIANT_NEONDOT: return &ck_kernels_neondot;
+#endif
+    default: return &ck_kernels_ref;
+    }
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static ck_variant active_variant;
+static const ck_kernels *active_table;
+
+static void choose_variant(void) {
+    ck_variant v = ck_cpu_best_variant();
+    const char *env = getenv("BLIP2_KERNELS");
+    if (env && *env) {
+        int asked = ck_variant_from_name(env);
+        // "Lower" on AArch64 means neon below neondot; on any CPU ref is lowest.
+        if (asked >= 0 && ck_cpu_supports((ck_variant)asked))
+            v = (ck_variant)asked;
+        else
+            fprintf(stderr, "blip2-edge: BLIP2_KERNELS=%s is not available on this CPU; using %s\n",
+                    env, ck_variant_name(v));
+    }
+    active_variant = v;
+    active_table = table_of(v);
+}
+
+ck_variant ck_active_variant(void) {
+    pthread_once(&once, choose_variant);
+    return active_variant;
+}
+
+const ck_kernels *ck_kernels_active(void) {
+    pthread_once(&once, choose_variant);
+    return active_table;
+}
+
+int ck_set_variant(ck_variant v) {
+    pthread_once(&once, choose_variant);
+    if ((unsigned)v >= CK_VARIANT_COUNT || !ck_cpu_supports(v)) return -1;
+    active_variant = v;
+    active_table = table_of(v);
+    return 0;
+}
+
+int ck_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void *ck_aligned_alloc(size_t bytes) {
+    void *p = NULL;
+    // 64: a cache line, and enough for any SIMD load.
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
+    return p;
+}
+
+void ck_aligned_free(void *p) { free(p); }

@@ -1,0 +1,396 @@
+// x86-64 AVX2 + FMA + F16C matmul kernels, compiled per function so the binary still runs
+// on CPUs without them (cpu.c only selects this table when cpuid says they are there).
+#include "ck_internal.h"
+
+#if defined(CK_X86)
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+AVX2_INLINE float half_to_float(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+// ---- activation quantization -------------------------------------------------------------
+
+// roundf (half away from zero) for |v| < 2^23: truncate, then step away from zero when the
+// dropped fraction (exact) is at least one half. _mm256_round_ps's nearest mode would round
+// ties to even and differ from the reference.
+AVX2_INLINE __m256 round_half_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
+}
+
+AVX2 static void quantize_q8_avx2(const float *x, size_t k, int8_t *qs, float *d, int32_t *s) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (size_t b = 0; b < k / 32; b++) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        CK_UNROLL(8)
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
+            amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float db = _mm_cvtss_f32(m4) / 127.0f;
+        float id = db != 0.0f ? 1.0f / db : 0.0f;
+        __m256i q[4];
+        __m256i sum = _mm256_setzero_si256();
+        CK_UNROLL(8)
+        for (int i = 0; i < 4; i++) {
+            q[i] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
+            sum = _mm256_add_epi32(sum, q[i]);
+        }
+        // Packing works within 128-bit lanes; the permute restores element order.
+        __m256i q01 = _mm256_packs_epi32(q[0], q[1]), q23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23),
+                                                 _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(qs + b * 32), q8);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        s[b] = _mm_cvtsi128_si32(s4);
+        d[b] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(db), _MM_FROUND_TO_NEAREST_INT)));
+    }
+}
+
+// ---- n = 1: one activation row against four weight rows per pass ---------------------------
+//
+// Per weight row and block, 8 int32 lanes of partial sums; a tree of horizontal adds turns the
+// lanes of 4 rows x 2 blocks into their 8 exact block sums, so that each row gets exactly the
+// reference's sequence of fused multiply-adds (one per block, in order) at the cost of about
+// one shuffle per block.
+
+// Partial sums (8 lanes) of one block: for Q4_0 of the unsigned nibbles times x (the offset of
+// 8 is removed later from the block sum of x); for Q8_0 of the signed products.
+AVX2_INLINE __m256i block_lanes(const uint8_t *blk, const int8_t *xq, int q4) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i x = _mm256_load_si256((const __m256i *)xq);
+    __m256i p16;
+    if (q4) {
+        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        // Upper lane shifted by 4: low nibbles = elements 0..15, high nibbles = 16..31.
+        __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)),
+                                       _mm256_set1_epi8(15));
+        p16 = _mm256_maddubs_epi16(nib, x);
+    } else {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        // maddubs multiplies unsigned by signed: |w| times x with w's sign moved onto x.
+        p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    }
+    return _mm256_madd_epi16(p16, ones);
+}
+
+// [sum r0, sum r1, sum r2, sum r3] of one block, as low and high partial halves per lane.
+AVX2_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
+                                const int8_t *xq, int q4) {
+    __m256i r01 = _mm256_hadd_epi32(block_lanes(r0, xq, q4), block_lanes(r1, xq, q4));
+    __m256i r23 = _mm256_hadd_epi32(block_lanes(r2, xq, q4), block_lanes(r3, xq, q4));
+    return _mm256_hadd_epi32(r01, r23);
+}
+
+AVX2_INLINE uint64_t load_u16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+// The four rows' fp16 scales of a block, gathered in general-purpose registers (which are
+// idle here) rather than with vector inserts.
+AVX2_INLINE __m128i scales4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3) {
+    uint64_t v = load_u16(r0) | load_u16(r1) << 16 | load_u16(r2) << 32 | load_u16(r3) << 48;
+    return _mm_cvtsi64_si128((long long)v);
+}
+
+AVX2_INLINE void gemv_q_avx2(const void *w, size_t rb, int m, int k, const void *xv, float *y, int q4) {
+    const ck_q8_act *x = xv;
+    const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
+    const int nb = k / 32;
+    for (int i = 0; i < m; i += 4) {
+        // Rows past m repeat the last one; their results are dropped.
+        const uint8_t *r0 = (const uint8_t *)w + (size_t)i * rb;
+        const uint8_t *r1 = i + 1 < m ? r0 + rb : r0;
+        const uint8_t *r2 = i + 2 < m ? r1 + rb : r1;
+        const uint8_t *r3 = i + 3 < m ? r2 + rb : r2;
+        // The next four rows (contiguous) are prefetched while these are computed: rows are
+        // short, so the hardware prefetcher alone keeps restarting its streams.
+        const uint8_t *next = r0 + 4 * rb;
+        const size_t pf_step = (4 * rb / (size_t)(nb > 1 ? nb / 2 : 1) + 63) & ~(size_t)63;
+        __m128 acc = _mm_setzero_ps();
+        int b = 0;
+        for (; b + 1 < nb; b += 2) {
+            size_t o0 = b * bsz, o1 = o0 + bsz;
+            if (i + 4 < m)
+                for (size_t pf = 0; pf < pf_step; pf += 64)
+                    _mm_prefetch((const char *)next + (size_t)(b / 2) * pf_step + pf, _MM_HINT_T0);
+            __m256i h0 = block_sums4(r0 + o0, r1 + o0, r2 + o0, r3 + o0, x->qs + b * 32, q4);
+            __m256i h1 = block_sums4(r0 + o1, r1 + o1, r2 + o1, r3 + o1, x->qs + (b + 1) * 32, q4);
+            __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
+                                            _mm256_permute2x128_si256(h0, h1, 0x31));
+            if (q4) {
+                __m256i off = _mm256_setr_m128i(_mm_set1_epi32(x->s[b]), _mm_set1_epi32(x->s[b + 1]));
+                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 3));
+            }
+            __m256 fs = _mm256_cvtepi32_ps(isum);
+            __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(scales4(r0 + o0, r1 + o0, r2 + o0, r3 + o0),
+                                                           scales4(r0 + o1, r1 + o1, r2 + o1, r3 + o1)));
+            __m256 sc = _mm256_mul_ps(dw, _mm256_setr_m128(_mm_set1_ps(x->d[b]), _mm_set1_ps(x->d[b + 1])));
+            acc = _mm_fmadd_ps(_mm256_castps256_ps128(fs), _mm256_castps256_ps128(sc), acc);
+            acc = _mm_fmadd_ps(_mm256_extractf128_ps(fs, 1), _mm256_extractf128_ps(sc, 1), acc);
+        }
+        if (b < nb) {
+            size_t o0 = b * bsz;
+            __m256i h0 = block_sums4(r0 + o0, r1 + o0, r2 + o0, r3 + o0, x->qs + b * 32, q4);
+            __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h0), _mm256_extracti128_si256(h0, 1));
+            if (q4) isum = _mm_sub_epi32(isum, _mm_set1_epi32(x->s[b] * 8));
+            __m128 sc = _mm_mul_ps(_mm_cvtph_ps(scales4(r0 + o0, r1 + o0, r2 + o0, r3 + o0)), _mm_set1_ps(x->d[b]));
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), sc, acc);
+        }
+        float out[4];
+        _mm_storeu_ps(out, acc);
+        for (int r = 0; r < 4 && i + r < m; r++) y[i + r] = out[r];
+    }
+}
+
+AVX2 static void gemv_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemv_q_avx2(w, rb, m, k, x, y, 1);
+}
+
+AVX2 static void gemv_q8_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemv_q_avx2(w, rb, m, k, x, y, 0);
+}
+
+// ---- n > 1: panels of 8 activation rows, lanes are rows ----------------------------------
+//
+// A weight group of 4 bytes is broadcast to all 8 lanes and multiplied with the same 4
+// positions of the panel's 8 rows: the int32 lanes are then 8 outputs and need no horizontal
+// sums. Q4_0: nibbles (0..15) times x fit int16 for a whole block (8 groups x 2 x 15 x 127 =
+// 30480 < 32767), so one widening per block; the offset of 8 comes off via the rows' block
+// sums. Q8_0: |w| x |x| up to 2 x 127 x 127 per int16, so each group is widened at once.
+// Up to CK_MAX_PANELS panels per pass share each unpacked weight block.
+
+_Static_assert(CK_MAX_PANELS == 2, "the panel kernels below hold two panels");
+
+// Group g (positions 4g..4g+3) of a Q4_0 block, broadcast in wg, times the panels' rows.
+AVX2_INLINE void q4_group(__m256i *p16, __m256i wg, const int8_t *const *xb, int g, int np) {
+    p16[0] = _mm256_add_epi16(p16[0], _mm256_maddubs_epi16(wg, _mm256_load_si256((const __m256i *)(xb[0] + g * 32))));
+    if (np > 1)
+        p16[1] = _mm256_add_epi16(p16[1], _mm256_maddubs_epi16(wg, _mm256_load_si256((const __m256i *)(xb[1] + g * 32))));
+
+}
+
+AVX2_INLINE void gemm_q_avx2(const void *w, size_t rb, int m, int k, const ck_q8_act *panels,
+                             int nr, float *y, int ldy, int q4, int np) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
+    const int nb = k / 32;
+    for (int i = 0; i < m; i++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)i * rb;
+        __m256 acc[CK_MAX_PANELS];
+        for (int p = 0; p < CK_MAX_PANELS; p++) acc[p] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = row + (size_t)b * bsz;
+            __m256i isum[CK_MAX_PANELS];
+            if (q4) {
+                __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+                __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(15));
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15));
+                __m256i p16[CK_MAX_PANELS];
+                for (int p = 0; p < CK_MAX_PANELS; p++) p16[p] = _mm256_setzero_si256();
+                const int8_t *xb[CK_MAX_PANELS];
+                for (int p = 0; p < CK_MAX_PANELS; p++) xb[p] = panels[p < np ? p : 0].qs + (size_t)b * 256;
+                q4_group(p16, _mm256_shuffle_epi32(lo, 0x00), xb, 0, np);
+                q4_group(p16, _mm256_shuffle_epi32(lo, 0x55), xb, 1, np);
+                q4_group(p16, _mm256_shuffle_epi32(lo, 0xAA), xb, 2, np);
+                q4_group(p16, _mm256_shuffle_epi32(lo, 0xFF), xb, 3, np);
+                q4_group(p16, _mm256_shuffle_epi32(hi, 0x00), xb, 4, np);
+                q4_group(p16, _mm256_shuffle_epi32(hi, 0x55), xb, 5, np);
+                q4_group(p16, _mm256_shuffle_epi32(hi, 0xAA), xb, 6, np);
+                q4_group(p16, _mm256_shuffle_epi32(hi, 0xFF), xb, 7, np);
+                for (int p = 0; p < np; p++) {
+                    __m256i off = _mm256_slli_epi32(_mm256_load_si256((const __m256i *)(panels[p].s + b * 8)), 3);
+                    isum[p] = _mm256_sub_epi32(_mm256_madd_epi16(p16[p], ones), off);
+                }
+            } else {
+                for (int p = 0; p < np; p++) isum[p] = _mm256_setzero_si256();
+                for (int g = 0; g < 8; g++) {
+                    int32_t wg32;
+                    memcpy(&wg32, blk + 2 + g * 4, 4);
+                    __m256i wg = _mm256_set1_epi32(wg32);
+                    __m256i wabs = _mm256_sign_epi8(wg, wg);
+                    for (int p = 0; p < np; p++) {
+                        __m256i xg = _mm256_load_si256((const __m256i *)(panels[p].qs + (size_t)b * 256 + g * 32));
+                        __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xg, wg));
+                        isum[p] = _mm256_add_epi32(isum[p], _mm256_madd_epi16(p16, ones));
+                    }
+                }
+            }
+            __m256 dw = _mm256_set1_ps(half_to_float(blk));
+            for (int p = 0; p < np; p++) {
+                __m256 sc = _mm256_mul_ps(dw, _mm256_load_ps(panels[p].d + b * 8));
+                acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[p]), sc, acc[p]);
+            }
+        }
+        for (int p = 0; p < np; p++) {
+            float out[8];
+            _mm256_storeu_ps(out, acc[p]);
+            for (int r = 0; r < 8 && p * 8 + r < nr; r++) y[(size_t)(p * 8 + r) * ldy + i] = out[r];
+        }
+    }
+}
+
+AVX2 static void gemm_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
+                                int nr, float *y, int ldy) {
+    (void)xs;
+    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
+    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 2); break;
+    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 1); break;
+    }
+}
+
+AVX2 static void gemm_q8_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
+                                int nr, float *y, int ldy) {
+    (void)xs;
+    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
+    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 2); break;
+    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 1); break;
+    }
+}
+
+// ---- float weights: register tile of R activation rows x 4 weight rows --------------------
+//
+// Each output keeps 8 lanes over k (one FMA per 8 elements), one fixed horizontal sum, then the
+// k % 8 tail in order; the tile size does not change that sequence, so n = 1 and n > 1 and any
+// split across threads give the same bits.
+
+AVX2_INLINE __m256 load_w8(const uint8_t *row, int j, int f16) {
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)j * 2)));
+    return _mm256_loadu_ps((const float *)(row + (size_t)j * 4));
+}
+
+AVX2_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2_INLINE float w_at(const uint8_t *row, int j, int f16) {
+    if (f16) return half_to_float(row + (size_t)j * 2);
+    float v;
+    memcpy(&v, row + (size_t)j * 4, 4);
+    return v;
+}
+
+AVX2_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4],
+                        int R, int f16) {
+    __m256 acc[3][4];
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 xv[3];
+        CK_UNROLL(8)
+        for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(xr[r] + j);
+        CK_UNROLL(8)
+        for (int c = 0; c < 4; c++) {
+            __m256 wv = load_w8(wr[c], j, f16);
+            CK_UNROLL(8)
+            for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+        }
+    }
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int c = 0; c < 4; c++) {
+            float s = hsum8(acc[r][c]);
+            for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
+            out[r][c] = s;
+        }
+}
+
+AVX2_INLINE void gemm_f_avx2(const void *w, size_t rb, int m, int k, const float *x, size_t xs,
+                             int nr, float *y, int ldy, int f16) {
+    for (int i = 0; i < m; i += 4) {
+        const uint8_t *wr[4];
+        CK_UNROLL(8)
+        for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
+        for (int r0 = 0; r0 < nr; r0 += 3) {
+            const float *xr[3];
+            int R = nr - r0 < 3 ? nr - r0 : 3;
+            CK_UNROLL(8)
+            for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
+            float out[3][4];
+            if (R == 3)
+                tile_f(wr, xr, k, out, 3, f16);
+            else if (R == 2)
+                tile_f(wr, xr, k, out, 2, f16);
+            else
+                tile_f(wr, xr, k, out, 1, f16);
+            CK_UNROLL(8)
+            for (int r = 0; r < R; r++)
+                for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
+        }
+    }
+}
+
+AVX2 static void gemm_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
+                               int nr, float *y, int ldy) {
+    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 0);
+}
+
+AVX2 static void gemm_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
+                               int nr, float *y, int ldy) {
+    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 1);
+}
+
+AVX2 static void gemv_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 0);
+}
+
+AVX2 static void gemv_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
+}
+
+AVX2 void ck_f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = half_to_float(x + i);
+}
+
+AVX2 static void to_float_f16_avx2(const void *x, float *y, size_t k) { ck_f16_to_f32_avx2(x, y, k); }
+
+// The variant's table; the row and attention primitives live in ops_avx2.c.
+void ck_f32_to_f16_avx2(const float *x, ck_half *y, size_t n);
+void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, const float *b, float eps);
+void ck_gelu_avx2(const float *x, float *y, size_t n);
+void ck_relu_avx2(const float *x, float *y, size_t n);
+void ck_softmax_row_avx2(float *x, int n);
+
+const ck_kernels ck_kernels_avx2 = {
+    .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
+    .f16 = {gemv_f16_f32_avx2, gemm_f16_f32_avx2, to_float_f16_avx2},
+    .q4_0 = {gemv_q4_0_q8_0_avx2, gemm_q4_0_q8_0_avx2, ck_to_float_q4_0_ref},
+    .q8_0 = {gemv_q8_0_q8_0_avx2, gemm_q8_0_q8_0_avx2, ck_to_float_q8_0_ref},
+    .quantize_q8 = quantize_q8_avx2,
+    .f16_to_f32 = ck_f16_to_f32_avx2,
+    .f32_to_f16 = ck_f32_to_f16_avx2,
+    .layernorm_row = ck_layernorm_row_avx2,
+    .gelu = ck_gelu_avx2,
+    .relu = ck_relu_avx2,
+    .softmax_row = ck_softmax_row_avx2,
+};
+
+#endif

@@ -1,0 +1,192 @@
+// AArch64 NEON matmul kernels. Advanced SIMD is part of every ARMv8.0 CPU; the dot-product
+// extension (SDOT, ARMv8.2+) is optional, so the quantized kernels are compiled twice from
+// matmul_neon_q8.h: once with SDOT (target attribute) and once with a widening-multiply
+// fallback. Only the dot shim differs between the two.
+#include "ck_internal.h"
+
+#if defined(CK_ARM64)
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+#include "ck_fp16.h"
+
+#define NEON_INLINE static inline __attribute__((always_inline))
+
+// ---- dot-product shim ----------------------------------------------------------------------
+
+// ARMv8.0: 8 x 8 -> 16-bit products, pairwise sums, then pairwise widening accumulate give
+// SDOT's lanes exactly (|a b| <= 128 * 127, so two products fit int16).
+NEON_INLINE int32x4_t dot_fallback(int32x4_t acc, int8x16_t a, int8x16_t b) {
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_high_s8(a, b);
+    return vpadalq_s16(acc, vpaddq_s16(lo, hi));
+}
+
+#define DOT_FALLBACK_LANE(acc, a, b, j)                                                          \
+    dot_fallback(acc, a, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(b), j)))
+
+#define NEON_DOTPROD_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
+
+// Without SDOT.
+#define NEON_FN(name) name##_neon
+#define NEON_ATTR
+#define DOT(acc, a, b) dot_fallback(acc, a, b)
+#define DOT_LANE(acc, a, b, j) DOT_FALLBACK_LANE(acc, a, b, j)
+#include "matmul_neon_q8.h"
+#undef NEON_FN
+#undef NEON_ATTR
+#undef DOT
+#undef DOT_LANE
+
+// With SDOT.
+#define NEON_FN(name) name##_neondot
+#define NEON_ATTR NEON_DOTPROD_ATTR
+#define DOT(acc, a, b) vdotq_s32(acc, a, b)
+#define DOT_LANE(acc, a, b, j) vdotq_laneq_s32(acc, a, b, j)
+#include "matmul_neon_q8.h"
+#undef NEON_FN
+#undef NEON_ATTR
+#undef DOT
+#undef DOT_LANE
+
+// ---- activation quantization ---------------------------------------------------------------
+
+// vcvtaq rounds to nearest with ties away from zero: exactly roundf.
+static void quantize_q8_neon(const float *x, size_t k, int8_t *qs, float *d, int32_t *s) {
+    for (size_t b = 0; b < k / 32; b++) {
+        float32x4_t v[8];
+        float32x4_t amax = vdupq_n_f32(0.0f);
+        for (int i = 0; i < 8; i++) {
+            v[i] = vld1q_f32(x + b * 32 + i * 4);
+            amax = vmaxq_f32(amax, vabsq_f32(v[i]));
+        }
+        float db = vmaxvq_f32(amax) / 127.0f;
+        float id = db != 0.0f ? 1.0f / db : 0.0f;
+        int32x4_t sum = vdupq_n_s32(0);
+        int16x8_t q16[4];
+        for (int i = 0; i < 4; i++) {
+            int32x4_t a = vcvtaq_s32_f32(vmulq_n_f32(v[2 * i], id));
+            int32x4_t c = vcvtaq_s32_f32(vmulq_n_f32(v[2 * i + 1], id));
+            sum = vaddq_s32(sum, vaddq_s32(a, c));
+            q16[i] = vcombine_s16(vqmovn_s32(a), vqmovn_s32(c));
+        }
+        vst1q_s8(qs + b * 32, vcombine_s8(vqmovn_s16(q16[0]), vqmovn_s16(q16[1])));
+        vst1q_s8(qs + b * 32 + 16, vcombine_s8(vqmovn_s16(q16[2]), vqmovn_s16(q16[3])));
+        s[b] = vaddvq_s32(sum);
+        d[b] = vgetq_lane_f32(vcvt_f32_f16(vcvt_f16_f32(vdupq_n_f32(db))), 0);
+    }
+}
+
+// ---- float weights: register tile of R activation rows x 4 weight rows --------------------
+//
+// Each output keeps 4 lanes over k, one fixed horizontal sum, then the k % 4 tail in order;
+// the tile shape does not change that sequence.
+
+NEON_INLINE float32x4_t load_w4(const uint8_t *row, int j, int f16) {
+    if (f16) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(row + (size_t)j * 2))));
+    return vld1q_f32((const float *)(row + (size_t)j * 4));
+}
+
+NEON_INLINE float w_at(const uint8_t *row, int j, int f16) {
+    if (f16) {
+        ck_half h;
+        memcpy(&h, row + (size_t)j * 2, 2);
+        return ck_half_to_float_ref(h);
+    }
+    float v;
+    memcpy(&v, row + (size_t)j * 4, 4);
+    return v;
+}
+
+NEON_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4], int R, int f16) {
+    float32x4_t acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    int j = 0;
+    for (; j + 4 <= k; j += 4) {
+        float32x4_t xv[4];
+        for (int r = 0; r < R; r++) xv[r] = vld1q_f32(xr[r] + j);
+        for (int c = 0; c < 4; c++) {
+            float32x4_t wv = load_w4(wr[c], j, f16);
+            for (int r = 0; r < R; r++) acc[r][c] = vfmaq_f32(acc[r][c], xv[r], wv);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < 4; c++) {
+            float s = vaddvq_f32(acc[r][c]);
+            for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
+            out[r][c] = s;
+        }
+}
+
+NEON_INLINE void gemm_f_neon(const void *w, size_t rb, int m, int k, const float *x, size_t xs, int nr,
+                             float *y, int ldy, int f16) {
+    for (int i = 0; i < m; i += 4) {
+        const uint8_t *wr[4];
+        for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
+        for (int r0 = 0; r0 < nr; r0 += 4) {
+            const float *xr[4];
+            int R = nr - r0 < 4 ? nr - r0 : 4;
+            for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
+            float out[4][4];
+            switch (R) {
+            case 4: tile_f(wr, xr, k, out, 4, f16); break;
+            case 3: tile_f(wr, xr, k, out, 3, f16); break;
+            case 2: tile_f(wr, xr, k, out, 2, f16); break;
+            default: tile_f(wr, xr, k, out, 1, f16); break;
+            }
+            for (int r = 0; r < R; r++)
+                for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
+        }
+    }
+}
+
+static void gemm_f32_f32_neon(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr, float *y, int ldy) {
+    gemm_f_neon(w, rb, m, k, x, xs, nr, y, ldy, 0);
+}
+static void gemm_f16_f32_neon(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr, float *y, int ldy) {
+    gemm_f_neon(w, rb, m, k, x, xs, nr, y, ldy, 1);
+}
+static void gemv_f32_f32_neon(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemm_f_neon(w, rb, m, k, x, (size_t)k, 1, y, m, 0);
+}
+static void gemv_f16_f32_neon(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    gemm_f_neon(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
+}
+
+void ck_f16_to_f32_neon(const ck_half *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
+    for (; i < n; i++) y[i] = ck_half_to_float_ref(x[i]);
+}
+
+static void to_float_f16_neon(const void *x, float *y, size_t k) { ck_f16_to_f32_neon(x, y, k); }
+
+// ---- the two tables ------------------------------------------------------------------------
+
+void ck_f32_to_f16_neon(const float *x, ck_half *y, size_t n);
+void ck_layernorm_row_neon(const float *x, float *y, int dim, const float *w, const float *b, float eps);
+void ck_gelu_neon(const float *x, float *y, size_t n);
+void ck_relu_neon(const float *x, float *y, size_t n);
+void ck_softmax_row_neon(float *x, int n);
+
+#define NEON_COMMON                                                                              \
+    .f32 = {gemv_f32_f32_neon, gemm_f32_f32_neon, ck_to_float_f32_ref},                          \
+    .f16 = {gemv_f16_f32_neon, gemm_f16_f32_neon, to_float_f16_neon},                            \
+    .quantize_q8 = quantize_q8_neon, .f16_to_f32 = ck_f16_to_f32_neon,                           \
+    .f32_to_f16 = ck_f32_to_f16_neon, .layernorm_row = ck_layernorm_row_neon,                    \
+    .gelu = ck_gelu_neon, .relu = ck_relu_neon, .softmax_row = ck_softmax_row_neon
+
+const ck_kernels ck_kernels_neon = {
+    NEON_COMMON,
+    .q4_0 = {gemv_q4_0_q8_0_neon, gemm_q4_0_q8_0_neon, ck_to_float_q4_0_ref},
+    .q8_0 = {gemv_q8_0_q8_0_neon, gemm_q8_0_q8_0_neon, ck_to_float_q8_0_ref},
+};
+
+const ck_kernels ck_kernels_neondot = {
+    NEON_COMMON,
+    .q4_0 = {gemv_q4_0_q8_0_neondot, gemm_q4_0_q8_0_neondot, ck_to_float_q4_0_ref},
+    .q8_0 = {gemv_q8_0_q8_0_neondot, gemm_q8_0_q8_0_neondot, ck_to_float_q8_0_ref},
+};
+
+#endif

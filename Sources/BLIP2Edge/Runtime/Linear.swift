@@ -1,0 +1,63 @@
+import CKernels
+
+/// y = x W^T + b over any weight storage type: the one Linear every tower uses.
+struct Linear {
+    let weight: Weight
+    let bias: UnsafePointer<Float>?
+    let name: String
+
+    init(_ model: ModelFile, _ prefix: String, bias: Bool = true) {
+        weight = model.weight(prefix + ".weight")
+        self.bias = bias ? model.floats(prefix + ".bias") : nil
+        name = prefix
+    }
+
+    var outFeatures: Int { weight.rows }
+    var inFeatures: Int { weight.columns }
+
+    /// x: [rows, inFeatures] -> y: [rows, outFeatures].
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) throws {
+        let rc = ck_matmul(pool.handle, weight.ckType, weight.data, x, bias, y, Int32(rows), Int32(outFeatures), Int32(inFeatures))
+        if rc != 0 { throw RuntimeError.kernelRejected(what: name) }
+    }
+}
+
+/// LayerNorm with its weight and bias.
+struct LayerNorm {
+    let weight: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>
+    let eps: Float
+
+    init(_ model: ModelFile, _ prefix: String, eps: Float) {
+        weight = model.floats(prefix + ".weight")
+        bias = model.floats(prefix + ".bias")
+        self.eps = eps
+    }
+
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, dim: Int, into y: UnsafeMutablePointer<Float>) {
+        ck_layernorm(x, y, Int32(rows), Int32(dim), weight, bias, eps)
+    }
+}
+
+/// A float buffer owned by whoever holds it, sized once and reused.
+final class Buffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(_ count: Int) {
+        self.count = max(count, 1)
+        pointer = .allocate(capacity: self.count)
+        pointer.initialize(repeating: 0, count: self.count)
+    }
+
+    deinit { pointer.deallocate() }
+
+    var const: UnsafePointer<Float> { UnsafePointer(pointer) }
+    subscript(row r: Int, width w: Int) -> UnsafeMutablePointer<Float> { pointer + r * w }
+}
+
+/// x += y, element-wise.
+@inline(__always)
+func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { x[i] += y[i] }
+}

@@ -1,0 +1,286 @@
+// Matmul and activation-quantization kernels: every SIMD variant against the reference.
+//
+// Tolerances, per weight type:
+//  - Q4_0, Q8_0: 0 (bit-identical). Every variant forms the same exact integer block sums and
+//    applies the same sequence of fp32 operations (scale product, then one fused multiply-add
+//    per block in block order), so any difference is a bug. Exactness of the integer path is
+//    also checked on its own against int64 arithmetic (scales of 1, sums below 2^24).
+//  - F16, F32: products summed in a variant-dependent order. Any order of summing k products
+//    errs by at most gamma_k * sum|x w| (u = 2^-24), so two orders differ by at most twice
+//    that; the bias add is one more rounding on each side: TOL = 2 gamma_{k+2} (sum|x w| + |b|).
+#include "test_util.h"
+
+static const double TOL_F16_GAMMA_FACTOR = 2.0; // times gamma_{k+2} (sum|x w| + |bias|)
+static const double TOL_F32_GAMMA_FACTOR = 2.0;
+
+typedef struct {
+    ck_type t;
+    const char *name;
+} type_case;
+
+static const type_case types[] = {
+    {CK_TYPE_Q4_0, "q4_0"}, {CK_TYPE_Q8_0, "q8_0"}, {CK_TYPE_F16, "f16"}, {CK_TYPE_F32, "f32"}};
+
+// Weights for W[m x k] of type t, quantized from random normals by the gguf quantizers; a few
+// rows get an all-zero block, a block of huge or tiny values, and (Q8_0) quants of -128, which a
+// file may hold even though the quantizer never writes them.
+static void *make_weights(ck_type t, int m, int k, float **wf_out) {
+    size_t rb = ck_row_size(t, (size_t)k);
+    float *wf = malloc(sizeof(float) * (size_t)m * k);
+    fill_normal(wf, (size_t)m * k, 0.05f);
+    for (int i = 0; i < m; i++) {
+        if (k < 64) break;
+        float *row = wf + (size_t)i * k;
+        if (i % 3 == 1) memset(row + 32, 0, 32 * sizeof(float));
+        if (i % 5 == 2) for (int j = 0; j < 32; j++) row[j] *= 1e4f;
+        if (i % 7 == 3) for (int j = 0; j < 32; j++) row[j] *= 1e-6f;
+    }
+    uint8_t *w = malloc(rb * (size_t)m);
+    for (int i = 0; i < m; i++) {
+        const float *row = wf + (size_t)i * k;
+        void *dst = w + rb * (size_t)i;
+        switch (t) {
+        case CK_TYPE_Q4_0: ck_quantize_q4_0_gguf(row, dst, (size_t)k); break;
+        case CK_TYPE_Q8_0:
+            ck_quantize_q8_0_gguf(row, dst, (size_t)k);
+            if (i % 4 == 0) ((ck_block_q8_0 *)dst)[0].qs[i % 32] = -128;
+            break;
+        case CK_TYPE_F16: ck_f32_to_f16(row, dst, (size_t)k); break;
+        case CK_TYPE_F32: memcpy(dst, row, sizeof(float) * (size_t)k); break;
+        }
+    }
+    // The exact float values the kernels multiply, for the tolerance.
+    for (int i = 0; i < m; i++) ck_row_to_float(t, w + rb * (size_t)i, wf + (size_t)i * k, (size_t)k);
+    *wf_out = wf;
+    return w;
+}
+
+// Activations: normals with some rows scaled huge (1e6: the Q8_0 scale 1e6/127 still fits fp16)
+// or tiny (1e-3: subnormal fp16 scale; 1e-30: the scale flushes to 0), zero blocks, and exact
+// ties of x / d (d = 1: x = 2.5 must round away from zero to 3, not to even 2).
+static float *make_acts(int n, int k, int for_float) {
+    float *x = malloc(sizeof(float) * (size_t)n * k);
+    fill_normal(x, (size_t)n * k, 1.0f);
+    for (int r = 0; r < n; r++) {
+        float *row = x + (size_t)r * k;
+        if (r % 4 == 1) for (int j = 0; j < k; j++) row[j] *= for_float ? 1e30f : 1e6f;
+        if (r % 4 == 2) for (int j = 0; j < k; j++) row[j] *= r % 8 == 2 ? 1e-3f : 1e-30f;
+        if (r % 5 == 3 && k >= 64) memset(row + 32, 0, 32 * sizeof(float));
+        if (r % 6 == 5) {
+            for (int j = 0; j < k; j++) row[j] = (float)((int)rng_u32() % 255 - 127) + 0.5f * (j & 1);
+            for (int j = 0; j < k; j += 32) row[j] = 127.0f;
+        }
+    }
+    return x;
+}
+
+static float *make_bias(int m) {
+    float *b = malloc(sizeof(float) * (size_t)m);
+    fill_normal(b, (size_t)m, 0.5f);
+    return b;
+}
+
+// ck_quantize_row_q8_0 against ggml's definition written out here, then every variant against
+// the reference, bytes compared.
+static void test_quantize(void) {
+    const int ks[] = {32, 64, 96, 1408, 10240};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        int k = ks[ki];
+        float *x = make_acts(8, k, 0);
+        size_t nb = (size_t)k / 32;
+        ck_block_q8_0 *ref = malloc(sizeof(ck_block_q8_0) * nb), *got = malloc(sizeof(ck_block_q8_0) * nb);
+        for (int r = 0; r < 8; r++) {
+            const float *row = x + (size_t)r * k;
+            ck_set_variant(CK_VARIANT_REF);
+            ck_quantize_row_q8_0(row, ref, (size_t)k);
+            int ok = 1;
+            for (size_t b = 0; b < nb; b++) {
+                float amax = 0.0f;
+                for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(row[b * 32 + j]));
+                float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+                ok &= ref[b].d == ck_float_to_half_ref(d);
+                for (int j = 0; j < 32; j++) ok &= ref[b].qs[j] == (int8_t)roundf(row[b * 32 + j] * id);
+            }
+            check(ok, "quantize_row_q8_0 ref matches ggml's definition, k=%d row %d", k, r);
+            FOR_EACH_SIMD_VARIANT(v) {
+                memset(got, 0x55, sizeof(ck_block_q8_0) * nb);
+                ck_quantize_row_q8_0(row, got, (size_t)k);
+                check(memcmp(ref, got, sizeof(ck_block_q8_0) * nb) == 0,
+                      "quantize_row_q8_0 %s == ref, k=%d row %d", ck_variant_name(v), k, r);
+            }
+        }
+        free(ref);
+        free(got);
+        free(x);
+    }
+}
+
+static int run_matmul(ck_pool *pool, ck_type t, const void *w, const float *x, const float *bias,
+                      float *y, int n, int m, int k) {
+    for (size_t i = 0; i < (size_t)n * m; i++) y[i] = NAN; // every output must be written
+    return ck_matmul(pool, t, w, x, bias, y, n, m, k);
+}
+
+static void test_matmul_vs_ref(const type_case *tc, int n, int m, int k) {
+    float *wf;
+    void *w = make_weights(tc->t, m, k, &wf);
+    int is_float = tc->t == CK_TYPE_F16 || tc->t == CK_TYPE_F32;
+    float *x = make_acts(n, k, is_float);
+    float *bias = make_bias(m);
+    float *ref = malloc(sizeof(float) * (size_t)n * m), *got = malloc(sizeof(float) * (size_t)n * m);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *b = with_bias ? bias : NULL;
+        ck_set_variant(CK_VARIANT_REF);
+        check(run_matmul(NULL, tc->t, w, x, b, ref, n, m, k) == 0, "matmul ref %s runs", tc->name);
+        FOR_EACH_SIMD_VARIANT(v) {
+            check(run_matmul(NULL, tc->t, w, x, b, got, n, m, k) == 0, "matmul %s runs", ck_variant_name(v));
+            if (!is_float) {
+                int same = memcmp(ref, got, sizeof(float) * (size_t)n * m) == 0;
+                size_t bad = 0;
+                for (size_t i = 0; !same && i < (size_t)n * m; i++)
+                    if (memcmp(&ref[i], &got[i], 4)) { bad = i; break; }
+                check(same, "matmul %s %s bit-identical to ref: n=%d m=%d k=%d bias=%d (first diff at %zu: %.9g vs %.9g)",
+                      tc->name, ck_variant_name(v), n, m, k, with_bias, bad, same ? 0.0 : ref[bad], same ? 0.0 : got[bad]);
+                continue;
+            }
+            double factor = tc->t == CK_TYPE_F16 ? TOL_F16_GAMMA_FACTOR : TOL_F32_GAMMA_FACTOR;
+            int ok = 1;
+            double worst = 0.0;
+            for (int r = 0; r < n; r++)
+                for (int i = 0; i < m; i++) {
+                    double mag = b ? fabs(b[i]) : 0.0;
+                    for (int j = 0; j < k; j++) mag += fabs((double)x[(size_t)r * k + j] * wf[(size_t)i * k + j]);
+                    double tol = factor * gamma_n(k + 2) * mag;
+                    double err = fabs((double)ref[(size_t)r * m + i] - got[(size_t)r * m + i]);
+                    if (!(err <= tol)) ok = 0;
+                    if (tol > 0) worst = fmax(worst, err / tol);
+                }
+            check(ok, "matmul %s %s within 2 gamma_k sum|xw| of ref: n=%d m=%d k=%d bias=%d (worst %.3g of tol)",
+                  tc->name, ck_variant_name(v), n, m, k, with_bias, worst);
+        }
+    }
+    free(w); free(wf); free(x); free(bias); free(ref); free(got);
+}
+
+// With unit scales and integer activations (|x| <= 127 and one 127 per block, so d = 1 and
+// q = x) the result is the integer dot product, exactly, while all partial sums stay < 2^24.
+static void test_integer_path(ck_type t, int n, int m, int k) {
+    size_t rb = ck_row_size(t, (size_t)k);
+    uint8_t *w = malloc(rb * (size_t)m);
+    int *wi = malloc(sizeof(int) * (size_t)m * k);
+    for (int i = 0; i < m; i++)
+        for (int b = 0; b < k / 32; b++) {
+            uint8_t *blk = w + rb * (size_t)i + (size_t)b * (t == CK_TYPE_Q4_0 ? 18 : 34);
+            ck_half one = 0x3C00;
+            memcpy(blk, &one, 2);
+            for (int j = 0; j < 32; j++) {
+                int q = t == CK_TYPE_Q4_0 ? (int)(rng_u32() % 16) : (int)(rng_u32() % 256) - 128;
+                if (t == CK_TYPE_Q4_0) {
+                    if (j < 16) blk[2 + j] = (uint8_t)q; else blk[2 + j - 16] |= (uint8_t)(q << 4);
+                    q -= 8;
+                } else {
+                    blk[2 + j] = (uint8_t)(int8_t)q;
+                }
+                wi[(size_t)i * k + b * 32 + j] = q;
+            }
+        }
+    float *x = malloc(sizeof(float) * (size_t)n * k);
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < k; j++) x[(size_t)r * k + j] = j % 32 == r % 32 ? 127.0f : (float)((int)(rng_u32() % 15) - 7);
+    float *y = malloc(sizeof(float) * (size_t)n * m);
+    ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
+    for (size_t vi = 0; vi < 4; vi++) {
+        if (ck_set_variant(variants[vi]) != 0) continue;
+        run_matmul(NULL, t, w, x, NULL, y, n, m, k);
+        int ok = 1;
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < m; i++) {
+                long long s = 0, mag = 0;
+                for (int j = 0; j < k; j++) {
+                    long long p = (long long)wi[(size_t)i * k + j] * (long long)x[(size_t)r * k + j];
+                    s += p;
+                    mag += p < 0 ? -p : p;
+                }
+                if (mag >= (1 << 24) || y[(size_t)r * m + i] != (float)s) ok = 0;
+            }
+        check(ok, "integer path %s %s exact: n=%d m=%d k=%d", t == CK_TYPE_Q4_0 ? "q4_0" : "q8_0",
+              ck_variant_name(variants[vi]), n, m, k);
+    }
+    free(w); free(wi); free(x); free(y);
+}
+
+// Same bits for any number of threads (the split is over m; each output's arithmetic is fixed).
+static void test_threads(const type_case *tc) {
+    const int n_cases[][3] = {{1, 45, 256}, {37, 45, 96}};
+    ck_pool *pools[3] = {ck_pool_create(2), ck_pool_create(3), ck_pool_create(5)};
+    for (int c = 0; c < 2; c++) {
+        int n = n_cases[c][0], m = n_cases[c][1], k = n_cases[c][2];
+        float *wf;
+        void *w = make_weights(tc->t, m, k, &wf);
+        float *x = make_acts(n, k, 0), *bias = make_bias(m);
+        float *y1 = malloc(sizeof(float) * (size_t)n * m), *yp = malloc(sizeof(float) * (size_t)n * m);
+        ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
+        for (size_t vi = 0; vi < 4; vi++) {
+            if (ck_set_variant(variants[vi]) != 0) continue;
+            run_matmul(NULL, tc->t, w, x, bias, y1, n, m, k);
+            for (int p = 0; p < 3; p++) {
+                run_matmul(pools[p], tc->t, w, x, bias, yp, n, m, k);
+                check(memcmp(y1, yp, sizeof(float) * (size_t)n * m) == 0,
+                      "matmul %s %s with %d threads == 1 thread (n=%d m=%d)", tc->name,
+                      ck_variant_name(variants[vi]), ck_pool_size(pools[p]), n, m);
+            }
+        }
+        free(w); free(wf); free(x); free(bias); free(y1); free(yp);
+    }
+    for (int p = 0; p < 3; p++) ck_pool_destroy(pools[p]);
+}
+
+static void test_bad_args(void) {
+    float x[64] = {0}, y[4];
+    uint8_t w[256] = {0};
+    check(ck_matmul(NULL, CK_TYPE_Q4_0, w, x, NULL, y, 1, 1, 48) == -1, "matmul rejects q4_0 with k %% 32 != 0");
+    check(ck_matmul(NULL, (ck_type)3, w, x, NULL, y, 1, 1, 32) == -1, "matmul rejects an unknown type");
+    check(ck_matmul(NULL, CK_TYPE_F32, w, x, NULL, y, 0, 1, 32) == 0, "matmul with n = 0 does nothing");
+    check(ck_row_size(CK_TYPE_Q4_0, 64) == 36 && ck_row_size(CK_TYPE_Q8_0, 64) == 68 &&
+          ck_row_size(CK_TYPE_F16, 7) == 14, "row sizes follow the block formats");
+}
+
+static void test_dequantize(void) {
+    const int k = 320;
+    for (size_t ti = 0; ti < 4; ti++) {
+        float *wf, *ref = malloc(sizeof(float) * k), *got = malloc(sizeof(float) * k);
+        void *w = make_weights(types[ti].t, 1, k, &wf);
+        ck_set_variant(CK_VARIANT_REF);
+        ck_row_to_float(types[ti].t, w, ref, k);
+        FOR_EACH_SIMD_VARIANT(v) {
+            ck_row_to_float(types[ti].t, w, got, k);
+            check(memcmp(ref, got, sizeof(float) * k) == 0, "row_to_float %s %s == ref", types[ti].name, ck_variant_name(v));
+        }
+        free(w); free(wf); free(ref); free(got);
+    }
+}
+
+int main(void) {
+    print_variants();
+    test_quantize();
+    test_dequantize();
+    test_bad_args();
+    const int shapes_q[][3] = {{1, 1, 32},  {1, 5, 32},   {2, 3, 64},    {3, 7, 96},   {1, 64, 256},
+                               {8, 9, 128}, {9, 17, 64},  {16, 4, 32},   {17, 33, 160}, {33, 6, 96},
+                               {257, 11, 64}, {1, 13, 10240}, {5, 7, 10240}};
+    const int shapes_f[][3] = {{1, 5, 13}, {4, 9, 37}, {7, 3, 1}, {2, 6, 8}};
+    for (size_t ti = 0; ti < 4; ti++) {
+        for (size_t s = 0; s < sizeof shapes_q / sizeof shapes_q[0]; s++)
+            test_matmul_vs_ref(&types[ti], shapes_q[s][0], shapes_q[s][1], shapes_q[s][2]);
+        if (types[ti].t == CK_TYPE_F16 || types[ti].t == CK_TYPE_F32)
+            for (size_t s = 0; s < sizeof shapes_f / sizeof shapes_f[0]; s++)
+                test_matmul_vs_ref(&types[ti], shapes_f[s][0], shapes_f[s][1], shapes_f[s][2]);
+        test_threads(&types[ti]);
+    }
+    const int shapes_i[][3] = {{1, 7, 32}, {1, 9, 10240}, {11, 5, 96}, {19, 3, 2048}};
+    for (size_t s = 0; s < 4; s++) {
+        test_integer_path(CK_TYPE_Q4_0, shapes_i[s][0], shapes_i[s][1], shapes_i[s][2]);
+        test_integer_path(CK_TYPE_Q8_0, shapes_i[s][0], shapes_i[s][1], shapes_i[s][2]);
+    }
+    return finish();
+}

@@ -1,0 +1,286 @@
+"""Writes a full-size, random-weight stand-in for the Salesforce/blip2-opt-2.7b checkpoint.
+
+Why: the converter must be measured (time, peak memory) and exercised at the real size, and the
+real 15 GB download is not available everywhere. This writes a HuggingFace directory with the real
+checkpoint's tensor names, shapes, sharding (model-00001-of-00002.safetensors of about 10 GB in
+fp32 + model-00002-of-00002.safetensors + model.safetensors.index.json), config.json (stating only
+what the real one states), preprocessor/processor/generation configs and a GPT-2-sized tokenizer.
+
+Names and shapes are derived from transformers' own Blip2ForConditionalGeneration built on the
+"meta" device (no weights materialised); `language_model.lm_head.weight` is tied to the token
+embedding and not stored, as in the real files. Shards are split the way save_pretrained(
+max_shard_size="10GB") splits the fp32 state dict, and the split is kept for --dtype fp16/bf16 so
+every variant has the same two-shard layout.
+
+The safetensors files are written by this script, header first and then tensor by tensor in chunks
+(bounded memory; two threads draw the numbers): Linear/Embedding/conv weights, class/position
+embeddings and query tokens ~ N(0, 0.02); LayerNorm weights 1 + N(0, 0.02); biases N(0, 0.02) with
+the middle (k) third of the vision qkv bias zero as in the real checkpoint; OPT's padding row of the
+token embedding zero. Each chunk has its own seed, so the output depends only on --seed and --dtype.
+
+The tokenizer (vocab.json with 50265 entries, "Ċ" = 50118 as in the real vocabulary, ~50k merges,
+`<image>` = 50265 in added_tokens.json) is trained once on a generated corpus and cached in
+Tests/Fixtures/gpt2-sized-tokenizer/ (the tokenizer tests use it too); --tokenizer-only (re)makes
+just that cache.
+
+Run with the reference environment (Tools/ref_env.sh):
+  python Tools/make_fullsize_checkpoint.py OUTDIR [--dtype fp32|fp16|bf16] [--seed N]
+  python Tools/make_fullsize_checkpoint.py --tokenizer-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import struct
+import sys
+import tempfile
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkpoint_json import blip2_config, dump_json, side_files  # noqa: E402
+from tokenizer_fixtures import (NEWLINE, TokenizerSpec, check_tokenizer_dirs, make_corpus,  # noqa: E402
+                                sample_strings, shuffle_ids, train_bpe, write_fast_tokenizer,
+                                write_slow_tokenizer)
+
+TOKENIZER_CACHE = Path(__file__).resolve().parent.parent / "Tests" / "Fixtures" / "gpt2-sized-tokenizer"
+VOCAB_SIZE = 50265          # entries of the real vocab.json; <image> = 50265
+NEWLINE_ID = 50118          # "Ċ" in the real vocabulary, and text_config.eos_token_id
+IMAGE_TOKEN_ID = 50265
+TEXT_CONFIG = {"ffn_dim": 10240, "hidden_size": 2560, "num_attention_heads": 32, "num_hidden_layers": 32,
+               "vocab_size": 50304, "word_embed_proj_dim": 2560}
+SHARD_FP32_BYTES = 10 * 10**9   # save_pretrained's max_shard_size="10GB", applied to the fp32 sizes
+DTYPES = {"fp32": ("F32", torch.float32, "float32"), "fp16": ("F16", torch.float16, "float16"),
+          "bf16": ("BF16", torch.bfloat16, "bfloat16")}
+CHUNK = 1 << 23             # elements drawn per task
+STD = 0.02
+TOKENIZER_SEED = 20240229
+
+
+@dataclass
+class Plan:
+    """One stored tensor: where its values come from."""
+    name: str
+    shape: tuple[int, ...]
+    index: int
+    offset: float = 0.0                                      # 1.0 for LayerNorm weights
+    zero: list[tuple[int, int]] = field(default_factory=list)  # flat element ranges forced to 0
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+def real_config(dtype: str) -> dict:
+    return blip2_config({}, {}, TEXT_CONFIG, 32, IMAGE_TOKEN_ID, NEWLINE_ID, dtype)
+
+
+def meta_model(config_dir: Path):
+    from transformers import Blip2Config, Blip2ForConditionalGeneration
+
+    config = Blip2Config.from_pretrained(str(config_dir))
+    with torch.device("meta"):
+        return Blip2ForConditionalGeneration(config)
+
+
+def tensor_plans(model) -> list[Plan]:
+    """Stored tensors in state-dict order (lm_head excluded: tied), with their init rule."""
+    params = dict(model.named_parameters())
+    plans = []
+    for name, value in model.state_dict().items():
+        if name == "language_model.lm_head.weight":
+            continue
+        if name not in params:
+            raise ValueError(f"{name} is a buffer; the real checkpoint stores parameters only")
+        owner_name, _, leaf = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        plan = Plan(name, tuple(value.shape), len(plans))
+        if isinstance(owner, nn.LayerNorm) and leaf == "weight":
+            plan.offset = 1.0
+        if name.endswith("self_attn.qkv.bias"):
+            third = value.shape[0] // 3
+            plan.zero.append((third, 2 * third))
+        if isinstance(owner, nn.Embedding) and owner.padding_idx is not None:
+            row = value.shape[1]
+            plan.zero.append((owner.padding_idx * row, (owner.padding_idx + 1) * row))
+        plans.append(plan)
+    return plans
+
+
+def shard(plans: list[Plan]) -> list[list[Plan]]:
+    """huggingface_hub's split: start a new shard when the next fp32 tensor would pass the limit."""
+    shards, size = [[]], 0
+    for plan in plans:
+        nbytes = plan.numel * 4
+        if shards[-1] and size + nbytes > SHARD_FP32_BYTES:
+            shards.append([])
+            size = 0
+        shards[-1].append(plan)
+        size += nbytes
+    return shards
+
+
+def header(plans: list[Plan], st_dtype: str, itemsize: int) -> bytes:
+    """safetensors header: tensors in name order, data contiguous, padded with spaces to 8 bytes."""
+    entries, offset = {"__metadata__": {"format": "pt"}}, 0
+    for plan in plans:
+        end = offset + plan.numel * itemsize
+        entries[plan.name] = {"dtype": st_dtype, "shape": list(plan.shape), "data_offsets": [offset, end]}
+        offset = end
+    text = json.dumps(entries, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text
+
+
+def draw(plan: Plan, start: int, count: int, seed: int, dtype: torch.dtype) -> np.ndarray:
+    """Elements [start, start + count) of a tensor, as raw little-endian bytes of `dtype`."""
+    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, plan.index, start // CHUNK])))
+    values = rng.standard_normal(count, dtype=np.float32)
+    values *= np.float32(STD)
+    if plan.offset:
+        values += np.float32(plan.offset)
+    for lo, hi in plan.zero:
+        lo, hi = max(lo, start), min(hi, start + count)
+        if lo < hi:
+            values[lo - start:hi - start] = 0
+    if dtype == torch.float32:
+        return values.view(np.uint8)
+    return torch.from_numpy(values).to(dtype).view(torch.uint8).numpy()
+
+
+def write_shard(path: Path, plans: list[Plan], seed: int, dtype_key: str, pool: ThreadPoolExecutor) -> int:
+    """Stream one safetensors file; at most 4 chunks are in flight. Returns the data size."""
+    st_dtype, dtype, _ = DTYPES[dtype_key]
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    plans = sorted(plans, key=lambda p: p.name)
+    jobs = ((p, s, min(CHUNK, p.numel - s)) for p in plans for s in range(0, p.numel, CHUNK))
+    pending, written = deque(), 0
+    with open(path, "wb") as f:
+        head = f.write(header(plans, st_dtype, itemsize))
+        for job in jobs:
+            pending.append(pool.submit(draw, *job, seed, dtype))
+            if len(pending) >= 4:
+                written += f.write(pending.popleft().result())
+        while pending:
+            written += f.write(pending.popleft().result())
+    if written != sum(p.numel for p in plans) * itemsize or path.stat().st_size != head + written:
+        raise AssertionError(f"{path}: wrote {written} data bytes")
+    return written
+
+
+def tokenizer(retrain: bool, seed: int) -> TokenizerSpec:
+    """The cached GPT-2-sized tokenizer, trained (and checked against transformers) when missing."""
+    if not retrain and (TOKENIZER_CACHE / "merges.txt").exists():
+        return TokenizerSpec.load(TOKENIZER_CACHE)
+    started = time.time()
+    vocab, merges = train_bpe(make_corpus(seed, 200_000, 150_000), VOCAB_SIZE)
+    spec = TokenizerSpec(shuffle_ids(vocab, seed, {NEWLINE: NEWLINE_ID}), merges)
+    if TOKENIZER_CACHE.exists():
+        shutil.rmtree(TOKENIZER_CACHE)
+    write_slow_tokenizer(TOKENIZER_CACHE, spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_fast_tokenizer(Path(tmp), spec)
+        check_tokenizer_dirs(spec, TOKENIZER_CACHE, Path(tmp), sample_strings(seed, 400))
+    print(f"tokenizer: trained {len(merges)} merges in {time.time() - started:.0f} s, cached in {TOKENIZER_CACHE}")
+    return spec
+
+
+def verify(out: Path, shards: list[list[Plan]], dtype_key: str, total_bytes: int) -> None:
+    """Read back every header and the index: names, shapes, dtypes and shard map as planned."""
+    from safetensors import safe_open
+
+    st_dtype, dtype, _ = DTYPES[dtype_key]
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    if index["metadata"]["total_size"] != total_bytes:
+        raise AssertionError("index total_size is wrong")
+    expected, seen = {}, {}
+    for number, plans in enumerate(shards, 1):
+        filename = shard_name(number, len(shards))
+        expected.update({p.name: (p.shape, filename) for p in plans})
+        with safe_open(str(out / filename), framework="pt") as f:
+            for name in f.keys():
+                tensor = f.get_slice(name)
+                if tensor.get_dtype() != st_dtype:
+                    raise AssertionError(f"{name}: dtype {tensor.get_dtype()}")
+                seen[name] = (tuple(tensor.get_shape()), filename)
+            if number == 1:
+                bias = f.get_tensor("vision_model.encoder.layers.0.self_attn.qkv.bias")
+    if seen != expected or index["weight_map"] != {name: file for name, (_, file) in expected.items()}:
+        raise AssertionError(f"stored tensors differ from the plan: {set(seen) ^ set(expected)}")
+    third = bias.shape[0] // 3
+    if bias.dtype != dtype or bias[third:2 * third].abs().sum() != 0 or bias[:third].abs().sum() == 0:
+        raise AssertionError("qkv bias: k third not zero")
+
+
+def shard_name(number: int, count: int) -> str:
+    return f"model-{number:05d}-of-{count:05d}.safetensors"
+
+
+def write_checkpoint(out: Path, dtype_key: str, seed: int, spec: TokenizerSpec) -> None:
+    st_dtype, dtype, dtype_name = DTYPES[dtype_key]
+    out.mkdir(parents=True, exist_ok=True)
+    dump_json(out / "config.json", real_config(dtype_name))
+    for name, content in side_files(32, 224, NEWLINE_ID).items():
+        dump_json(out / name, content)
+    write_slow_tokenizer(out, spec)
+
+    model = meta_model(out)
+    plans = tensor_plans(model)
+    total_params = sum(p.numel for p in plans)
+    model_params = sum(p.numel() for p in model.parameters())
+    if total_params != model_params:
+        raise AssertionError(f"stored {total_params} parameters, the model has {model_params}")
+    groups = {}
+    for p in plans:
+        group = p.name.split(".")[0].replace("query_tokens", "qformer")
+        groups[group] = groups.get(group, 0) + p.numel
+    print(f"parameters: {total_params:,} ({', '.join(f'{k} {v / 1e6:.1f} M' for k, v in groups.items())})")
+
+    shards = shard(plans)
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    total_bytes = total_params * itemsize
+    free = shutil.disk_usage(out).free
+    if free < total_bytes + 2**30:
+        raise SystemExit(f"{out}: needs {total_bytes / 1e9:.1f} GB, {free / 1e9:.1f} GB free")
+    started = time.time()
+    weight_map = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for number, plans_in_shard in enumerate(shards, 1):
+            filename = shard_name(number, len(shards))
+            nbytes = write_shard(out / filename, plans_in_shard, seed, dtype_key, pool)
+            weight_map.update({p.name: filename for p in plans_in_shard})
+            print(f"{filename}: {len(plans_in_shard)} tensors, {nbytes / 1e9:.2f} GB")
+    index = {"metadata": {"total_size": total_bytes}, "weight_map": dict(sorted(weight_map.items()))}
+    dump_json(out / "model.safetensors.index.json", index)
+    elapsed = time.time() - started
+    print(f"wrote {total_bytes / 1e9:.2f} GB of {st_dtype} in {elapsed:.0f} s ({total_bytes / 1e6 / elapsed:.0f} MB/s)")
+    verify(out, shards, dtype_key, total_bytes)
+    print("verified: names, shapes, dtypes and shard map match transformers' model built from config.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("outdir", type=Path, nargs="?", help="checkpoint folder to write")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tokenizer-only", action="store_true", help="only (re)train the cached tokenizer")
+    args = parser.parse_args()
+    if args.tokenizer_only:
+        tokenizer(retrain=True, seed=TOKENIZER_SEED)
+        return
+    if args.outdir is None:
+        parser.error("OUTDIR is required unless --tokenizer-only")
+    write_checkpoint(args.outdir, args.dtype, args.seed, tokenizer(retrain=False, seed=TOKENIZER_SEED))
+
+
+if __name__ == "__main__":
+    main()
