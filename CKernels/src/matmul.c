@@ -1,5 +1,6 @@
 // Matmul driver: validates, quantizes the activations once, and splits the output columns (the
 // weight rows, m) across the pool. Per-output arithmetic never depends on the split.
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ck_internal.h"
@@ -91,6 +92,8 @@ typedef struct {
     int panels; // quantized: 1 when act holds panels of CK_PANEL rows
     q8_buffer q8;
     volatile int failed; // a worker ran out of memory
+    int chunk;           // weight rows per work item
+    atomic_int next;     // next work item
 } mm_job;
 
 // Rows [r0, r1) of X quantized into the buffer; panel rows are scattered four bytes at a time.
@@ -146,11 +149,8 @@ static int float_chunk_rows(int k) {
     return r < 4 ? 4 : r;
 }
 
-static void matmul_task(void *ctx, int ith, int nth) {
-    mm_job *j = ctx;
-    int i0, i1;
-    split(j->m, 8, ith, nth, &i0, &i1);
-    if (i0 >= i1) return;
+// Weight rows [i0, i1) against all activation rows.
+static void matmul_rows(mm_job *j, int i0, int i1) {
     int cnt = i1 - i0;
     const char *w = j->w + (size_t)i0 * j->rb;
     int quant = j->q8.act != NULL;
@@ -179,6 +179,22 @@ static void matmul_task(void *ctx, int ith, int nth) {
             for (int i = i0; i < i1; i++) j->y[(size_t)r * j->m + i] += j->bias[i];
 }
 
+// Threads take chunks of weight rows from a shared counter rather than fixed shares, so a
+// thread slowed by a busy or slower core (big.LITTLE) does not hold up the others. Which
+// thread computes a row never changes its bits.
+static void matmul_task(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        long i0 = (long)c * j->chunk;
+        if (i0 >= j->m) return;
+        long i1 = i0 + j->chunk < j->m ? i0 + j->chunk : j->m;
+        matmul_rows(j, (int)i0, (int)i1);
+    }
+}
+
 int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
               float *Y, int n, int m, int k) {
     if (n < 0 || m < 0 || k <= 0 || !W || !X || !Y) return -1;
@@ -205,6 +221,11 @@ int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const flo
         else
             quantize_rows(&j, 0, n);
     }
+    // About eight chunks per thread, whole multiples of 8 rows (the kernels' row groups).
+    int nth = ck_pool_size(pool);
+    j.chunk = (m + 8 * nth - 1) / (8 * nth);
+    j.chunk = (j.chunk + 7) / 8 * 8;
+    atomic_init(&j.next, 0);
     if (!j.failed) ck_pool_run(pool, matmul_task, &j);
     if (j.q8.act) q8_buffer_free(&j.q8);
     return j.failed ? -1 : 0;

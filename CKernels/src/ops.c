@@ -1,6 +1,7 @@
 // Drivers of the row and attention operations: loops over rows and heads around the active
 // variant's primitives.
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ck_internal.h"
@@ -46,6 +47,7 @@ typedef struct {
     const ck_attention_params *p;
     const ck_kernels *kt;
     volatile int failed;
+    atomic_long next; // next work item, taken by whichever thread is free (see matmul.c)
 } attn_job;
 
 // Queries per work item: scores of a chunk of queries against the keys are one matmul.
@@ -69,10 +71,10 @@ static void attention_task(void *ctx, int ith, int nth) {
     attn_job *job = ctx;
     const ck_attention_params *p = job->p;
     const ck_kernels *kt = job->kt;
+    (void)ith;
+    (void)nth;
     int chunks = (p->n_q + ATTN_Q_CHUNK - 1) / ATTN_Q_CHUNK;
     long items = (long)p->n_heads * chunks;
-    long lo = items * ith / nth, hi = items * (ith + 1) / nth;
-    if (lo >= hi) return;
     int hd = p->head_dim, n_kv = p->n_kv;
     float *s = malloc(sizeof(float) * ATTN_Q_CHUNK * ((size_t)n_kv + 1));
     float *vt = malloc(sizeof(float) * (size_t)hd * ((size_t)n_kv + 1));
@@ -86,7 +88,9 @@ static void attention_task(void *ctx, int ith, int nth) {
     size_t esz = f16 ? 2 : 4;
     const ck_type_kernels *tk_kv = ck_type_kernels_for(kt, p->kv_type), *tk_f32 = &kt->f32;
     int vt_head = -1, vt_filled = 0;
-    for (long it = lo; it < hi; it++) {
+    for (;;) {
+        long it = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (it >= items) break;
         int h = (int)(it / chunks), i0 = (int)(it % chunks) * ATTN_Q_CHUNK;
         int nq = p->n_q - i0 < ATTN_Q_CHUNK ? p->n_q - i0 : ATTN_Q_CHUNK;
         int nvmax = p->causal ? causal_visible(i0 + nq - 1, p->n_q, n_kv) : n_kv;
@@ -129,7 +133,8 @@ int ck_attention(ck_pool *pool, const ck_attention_params *p) {
     int width = p->n_heads * p->head_dim;
     if (p->ldq < width || p->ldk < width || p->ldv < width || p->ldo < width) return -1;
     if (p->n_q == 0) return 0;
-    attn_job job = {p, ck_kernels_active(), 0};
+    attn_job job = {p, ck_kernels_active(), 0, 0};
+    atomic_init(&job.next, 0);
     ck_pool_run(pool, attention_task, &job);
     return job.failed ? -1 : 0;
 }

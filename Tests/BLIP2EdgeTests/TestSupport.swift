@@ -10,7 +10,7 @@ enum Fixtures {
 }
 
 /// A fresh folder per test, removed afterwards.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
     init() {
         path = NSTemporaryDirectory() + "blip2-tests-" + UUID().uuidString

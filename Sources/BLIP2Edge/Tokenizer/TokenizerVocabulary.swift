@@ -214,3 +214,29 @@ private struct TokenizerConfigFile: Decodable {
 private struct SpecialTokensFile: Decodable {
     var bos_token, eos_token, unk_token, pad_token: SpecialToken?
 }
+
+/// Reading the vocabulary back from a model file's `tokenizer.ggml.*` keys.
+extension TokenizerVocabulary {
+    public init(metadata m: GGUFMetadata, path: String) throws {
+        func missing(_ k: String) -> ModelFileError { .missingTokenizer(path: path, reason: "\(k) is missing or has the wrong type") }
+        guard m["tokenizer.ggml.model"]?.string == "gpt2" else {
+            throw ModelFileError.missingTokenizer(path: path, reason: "tokenizer.ggml.model is not \"gpt2\" (byte-level BPE)")
+        }
+        guard let tokens = m["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !tokens.isEmpty else { throw missing("tokenizer.ggml.tokens") }
+        guard let types = m["tokenizer.ggml.token_type"]?.array?.compactMap({ $0.integer.flatMap { TokenType(rawValue: Int32(truncatingIfNeeded: $0)) } }),
+              types.count == tokens.count else { throw missing("tokenizer.ggml.token_type") }
+        guard let merges = m["tokenizer.ggml.merges"]?.array?.compactMap(\.string) else { throw missing("tokenizer.ggml.merges") }
+        func id(_ k: String) throws -> Int {
+            guard let v = m[k]?.integer, v >= 0, v < tokens.count else { throw missing(k) }
+            return v
+        }
+        self.tokens = tokens
+        self.types = types
+        self.merges = merges
+        bosTokenId = try id("tokenizer.ggml.bos_token_id")
+        eosTokenId = try id("tokenizer.ggml.eos_token_id")
+        unknownTokenId = try id("tokenizer.ggml.unknown_token_id")
+        paddingTokenId = try id("tokenizer.ggml.padding_token_id")
+        addBOS = m["tokenizer.ggml.add_bos_token"]?.bool ?? true
+    }
+}

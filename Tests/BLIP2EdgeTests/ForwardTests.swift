@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+@testable import BLIP2Edge
+
+/// The forward pass and generation against transformers on the tiny seeded models
+/// (Tests/Fixtures/forward, made by Tools/make_forward_fixtures.py).
+final class ForwardTests: XCTestCase {
+    static let dir = TemporaryDirectory()
+
+    /// A tiny model converted to `type`, opened, cached across tests.
+    static func model(_ name: String, _ type: GGMLType) throws -> ModelFile {
+        let path = dir.file("\(name).\(type).gguf")
+        if !FileManager.default.fileExists(atPath: path) {
+            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
+        }
+        return try ModelFile(path: path)
+    }
+
+    static func reference(_ name: String) throws -> GGUFFile {
+        try GGUFFile(path: Fixtures.path("forward/\(name).gguf"))
+    }
+
+    func floats(_ f: GGUFFile, _ name: String) throws -> [Float] {
+        let t = try XCTUnwrap(f.tensor(named: name), "fixture lacks \(name)")
+        return Array(f.bytes(of: t).bindMemory(to: Float.self))
+    }
+
+    func ints(_ f: GGUFFile, _ key: String) throws -> [Int] {
+        let a = try XCTUnwrap(f.metadata[key]?.array, "fixture lacks \(key)")
+        return a.compactMap(\.integer)
+    }
+
+    /// Largest absolute difference relative to the largest magnitude of the reference.
+    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
+        precondition(got.count == want.count)
+        var maxDiff: Float = 0, maxRef: Float = 0
+        for i in want.indices {
+            maxDiff = max(maxDiff, abs(got[i] - want[i]))
+            maxRef = max(maxRef, abs(want[i]))
+        }
+        return maxDiff / max(maxRef, .leastNormalMagnitude)
+    }
+
+    /// F32 weights leave only summation order and transcendental approximations between us
+    /// and PyTorch: errors of a few float32 ulps per operation, growing with depth. 1e-4 of
+    /// the largest magnitude is well above that (measured values are printed) and far
+    /// below any real mistake (a wrong eps, a missing bias or a transposed head moves
+    /// outputs by 1e-2 or more).
+    static let f32Tolerance: Float = 1e-4
+
+    func checkStages(_ name: String) throws {
+        let ref = try Self.reference(name)
+        let session = try Session(model: try Self.model(name, .f32), threads: 2)
+        let encoded = try session.encode(pixels: try floats(ref, "pixel_values"))
+        for (stage, got) in [("image_embeds", encoded.imageEmbeddings), ("qformer_output", encoded.queryOutput), ("projected", encoded.projected)] {
+            let e = relativeError(got, try floats(ref, stage))
+            print("\(name) \(stage): relative error \(e)")
+            XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
+        }
+        for prompt in ["caption", "vqa"] {
+            let ids = prompt == "vqa" ? try ints(ref, "vqa.prompt_ids") : []
+            let logits = try session.prefixLogits(promptTokens: ids)
+            let e = relativeError(logits, try floats(ref, "\(prompt).logits"))
+            print("\(name) \(prompt) prefix logits: relative error \(e)")
+            XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(prompt) logits")
+        }
+    }
+
+    func testTinyAStagesMatchTransformers() throws { try checkStages("tiny-a") }
+    func testTinyBStagesMatchTransformers() throws { try checkStages("tiny-b") }
+
+    func checkGeneration(_ name: String) throws {
+        let ref = try Self.reference(name)
+        let session = try Session(model: try Self.model(name, .f32), threads: 2)
+        try session.encode(pixels: try floats(ref, "pixel_values"))
+        let cases = try XCTUnwrap(ref.metadata["gen.names"]?.array?.compactMap(\.string))
+        XCTAssertGreaterThanOrEqual(cases.count, 5)
+        for c in cases {
+            let k = "gen.\(c)."
+            var p = GenerationParameters()
+            p.maxNewTokens = try XCTUnwrap(ref.metadata[k + "max_new_tokens"]?.integer)
+            p.minNewTokens = ref.metadata[k + "min_new_tokens"]?.integer ?? 0
+            p.beamCount = ref.metadata[k + "num_beams"]?.integer ?? 1
+            p.lengthPenalty = Float(ref.metadata[k + "length_penalty"]?.number ?? 1)
+            p.earlyStopping = ref.metadata[k + "early_stopping"]?.bool ?? false
+            p.repetitionPenalty = Float(ref.metadata[k + "repetition_penalty"]?.number ?? 1)
+            p.noRepeatNgramSize = ref.metadata[k + "no_repeat_ngram_size"]?.integer ?? 0
+            let prompt = ref.metadata[k + "prompt"]?.string == "vqa" ? try ints(ref, "vqa.prompt_ids") : []
+            let got = try session.generate(promptTokens: prompt, parameters: p)
+            XCTAssertEqual(got, try ints(ref, k + "ids"), "\(name) case \(c)")
+        }
+    }
+
+    func testTinyAGenerationMatchesTransformers() throws { try checkGeneration("tiny-a") }
+    func testTinyBGenerationMatchesTransformers() throws { try checkGeneration("tiny-b") }
+}
