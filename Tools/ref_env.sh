@@ -3,7 +3,7 @@
 # the committed fixtures were made with (so regenerating them gives the same bytes).
 #
 #   Tools/ref_env.sh           $REF_VENV (default .venv-ref): torch, transformers, gguf,
-#                              safetensors, tokenizers, pillow, numpy
+#                              safetensors, tokenizers, pillow, numpy, scikit-image (sample photos)
 #   Tools/ref_env.sh --light   $REF_VENV_LIGHT (default .venv-gguf): gguf, numpy, safetensors only
 #                              (what CI needs to check converter output; no torch download)
 #
@@ -14,7 +14,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 full_pins=(torch==2.15.0 transformers==5.24.0 gguf==0.19.0 safetensors==0.8.0 tokenizers==0.23.3
-           pillow==13.0.0 numpy==2.4.6)
+           pillow==13.0.0 numpy==2.4.6 scikit-image==0.26.0)
 light_pins=(gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0)
 
 case "${1:-}" in

@@ -133,7 +133,7 @@ def make_corpus(seed: int, lines: int, n_pseudo_words: int = 0) -> list[str]:
     rng.shuffle(words)
     cum_weights = list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(words))))
     out = [corpus_line(rng, words, cum_weights) for _ in range(lines)]
-    # Every pseudo-word at least once with and once without a leading space, so all can be learnt.
+    # Every pseudo-word at least once, so that a large vocabulary can be learnt.
     out.extend(" ".join(words[i:i + 12]) for i in range(0, len(words), 12))
     return out
 

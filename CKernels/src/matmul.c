@@ -129,18 +129,9 @@ static void quantize_rows(mm_job *j, int r0, int r1) {
     free(s);
 }
 
-static void split(int total, int align, int ith, int nth, int *lo, int *hi) {
-    int units = (total + align - 1) / align;
-    int a = (int)((long)units * ith / nth) * align, b = (int)((long)units * (ith + 1) / nth) * align;
-    *lo = a < total ? a : total;
-    *hi = b < total ? b : total;
-}
-
 static void quantize_task(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    int r0, r1;
-    split(j->n, 1, ith, nth, &r0, &r1);
-    quantize_rows(j, r0, r1);
+    quantize_rows(j, (int)((long)j->n * ith / nth), (int)((long)j->n * (ith + 1) / nth));
 }
 
 // Activation rows per pass over the weights in the float GEMM: X rows of the chunk stay in L2.

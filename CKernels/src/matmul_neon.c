@@ -100,18 +100,25 @@ NEON_INLINE float w_at(const uint8_t *row, int j, int f16) {
 
 NEON_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4], int R, int f16) {
     float32x4_t acc[4][4];
+    CK_UNROLL(8)
     for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
         for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
     int j = 0;
     for (; j + 4 <= k; j += 4) {
         float32x4_t xv[4];
+        CK_UNROLL(8)
         for (int r = 0; r < R; r++) xv[r] = vld1q_f32(xr[r] + j);
+        CK_UNROLL(8)
         for (int c = 0; c < 4; c++) {
             float32x4_t wv = load_w4(wr[c], j, f16);
+            CK_UNROLL(8)
             for (int r = 0; r < R; r++) acc[r][c] = vfmaq_f32(acc[r][c], xv[r], wv);
         }
     }
+    CK_UNROLL(8)
     for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
         for (int c = 0; c < 4; c++) {
             float s = vaddvq_f32(acc[r][c]);
             for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
@@ -123,10 +130,12 @@ NEON_INLINE void gemm_f_neon(const void *w, size_t rb, int m, int k, const float
                              float *y, int ldy, int f16) {
     for (int i = 0; i < m; i += 4) {
         const uint8_t *wr[4];
+        CK_UNROLL(8)
         for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
         for (int r0 = 0; r0 < nr; r0 += 4) {
             const float *xr[4];
             int R = nr - r0 < 4 ? nr - r0 : 4;
+            CK_UNROLL(8)
             for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
             float out[4][4];
             switch (R) {
@@ -135,6 +144,7 @@ NEON_INLINE void gemm_f_neon(const void *w, size_t rb, int m, int k, const float
             case 2: tile_f(wr, xr, k, out, 2, f16); break;
             default: tile_f(wr, xr, k, out, 1, f16); break;
             }
+            CK_UNROLL(8)
             for (int r = 0; r < R; r++)
                 for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
         }

@@ -80,11 +80,11 @@ _Static_assert(CK_MAX_PANELS == 2, "the panel kernels below hold two panels");
 // n > 1: panels of 8 rows (lanes are rows), DOT_LANE broadcasting each 4-byte weight group;
 // np panels (1 or 2, CK_MAX_PANELS) share each unpacked weight block.
 #define PANEL_GROUP(src, j, g)                                                                   \
-    for (int p = 0; p < np; p++) {                                                               \
-        const int8_t *xg = panels[p].qs + (size_t)b * 256 + (g) * 32;                            \
+    do {                                                                                         \
+        const int8_t *xg = xp + (g) * 32;                                                        \
         lo[p] = DOT_LANE(lo[p], vld1q_s8(xg), src, j);                                           \
         hi[p] = DOT_LANE(hi[p], vld1q_s8(xg + 16), src, j);                                      \
-    }
+    } while (0)
 
 NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q)(
     const void *w, size_t rb, int m, int k, const ck_q8_act *panels, int nr, float *y, int ldy,
@@ -99,8 +99,11 @@ NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q)(
             int8x16_t wl, wh;
             LOAD_W(blk, wl, wh, q4);
             int32x4_t lo[2] = {vdupq_n_s32(0), vdupq_n_s32(0)}, hi[2] = {lo[0], lo[0]};
-            PANEL_GROUP(wl, 0, 0) PANEL_GROUP(wl, 1, 1) PANEL_GROUP(wl, 2, 2) PANEL_GROUP(wl, 3, 3)
-            PANEL_GROUP(wh, 0, 4) PANEL_GROUP(wh, 1, 5) PANEL_GROUP(wh, 2, 6) PANEL_GROUP(wh, 3, 7)
+            for (int p = 0; p < np; p++) { // a panel at a time: few activation registers live
+                const int8_t *xp = panels[p].qs + (size_t)b * 256;
+                PANEL_GROUP(wl, 0, 0); PANEL_GROUP(wl, 1, 1); PANEL_GROUP(wl, 2, 2); PANEL_GROUP(wl, 3, 3);
+                PANEL_GROUP(wh, 0, 4); PANEL_GROUP(wh, 1, 5); PANEL_GROUP(wh, 2, 6); PANEL_GROUP(wh, 3, 7);
+            }
             uint16_t h;
             memcpy(&h, blk, 2);
             float dw = vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);

@@ -49,7 +49,7 @@ extension BLIP2Config {
         u(p + "image.resample", image.resample)
         b(p + "image.do_resize", image.doResize)
         b(p + "image.do_rescale", image.doRescale)
-        f(p + "image.rescale_factor", image.rescaleFactor)
+        m.set(p + "image.rescale_factor", .float64(image.rescaleFactor))
         b(p + "image.do_normalize", image.doNormalize)
         m.set(p + "image.mean", .floats(image.mean))
         m.set(p + "image.std", .floats(image.std))
@@ -71,10 +71,11 @@ extension BLIP2Config {
             guard let v = try value(k).integer else { throw .wrongKeyType(path: path, key: "blip2." + k, expected: "an integer") }
             return v
         }
-        func f(_ k: String) throws(GGUFError) -> Float {
+        func d(_ k: String) throws(GGUFError) -> Double {
             guard let v = try value(k).number else { throw .wrongKeyType(path: path, key: "blip2." + k, expected: "a number") }
-            return Float(v)
+            return v
         }
+        func f(_ k: String) throws(GGUFError) -> Float { Float(try d(k)) }
         func b(_ k: String) throws(GGUFError) -> Bool {
             guard let v = try value(k).bool else { throw .wrongKeyType(path: path, key: "blip2." + k, expected: "a bool") }
             return v
@@ -140,7 +141,7 @@ extension BLIP2Config {
         image.resample = try u("image.resample")
         image.doResize = try b("image.do_resize")
         image.doRescale = try b("image.do_rescale")
-        image.rescaleFactor = try f("image.rescale_factor")
+        image.rescaleFactor = try d("image.rescale_factor")
         image.doNormalize = try b("image.do_normalize")
         image.mean = try floats("image.mean")
         image.std = try floats("image.std")

@@ -111,7 +111,7 @@ extension BLIP2Config {
         if let x = pp.resample { image.resample = x }
         if let x = pp.do_resize { image.doResize = x }
         if let x = pp.do_rescale { image.doRescale = x }
-        if let x = pp.rescale_factor { image.rescaleFactor = Float(x) }
+        if let x = pp.rescale_factor { image.rescaleFactor = x }
         if let x = pp.do_normalize { image.doNormalize = x }
         if let x = pp.do_convert_rgb { image.doConvertRGB = x }
         if let x = pp.image_mean { image.mean = try x.rgb(file: file, field: "image_mean").map(Float.init) }

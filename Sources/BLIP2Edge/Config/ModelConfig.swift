@@ -70,7 +70,8 @@ public struct ImagePreprocessing: Sendable, Equatable {
     public var resample = 3
     public var doResize = true
     public var doRescale = true
-    public var rescaleFactor: Float = 1.0 / 255.0
+    /// Kept in double: transformers multiplies the 8-bit values in float64 before rounding.
+    public var rescaleFactor = 1.0 / 255.0
     public var doNormalize = true
     public var mean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
