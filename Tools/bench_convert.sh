@@ -39,6 +39,6 @@ for t in "${types[@]}"; do
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$log")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MiB", $2/1024}' "$log")
   size=$(stat -c %s "$out")
-  printf "| %s | %.2f s | %.2f s | %.2fx | %.1f s | %s | %.2f GB | %s |\n" "$t" "$cat_s" "$wall" "$(echo "$wall / $cat_s" | bc -l)" "$cpu" "$rss" "$(echo "$size / 1e9" | bc -l)" "$bpw"
+  printf "| %s | %.2f s | %.2f s | %.2fx | %.1f s | %s | %.2f GB | %s |\n" "$t" "$cat_s" "$wall" "$(echo "$wall / $cat_s" | bc -l)" "$cpu" "$rss" "$(echo "$size / 1000000000" | bc -l)" "$bpw"
   rm -f "$log"
 done

@@ -128,12 +128,9 @@ public struct Converter {
         let maxFloats = chunks.map { $0.rows * $0.rowLength }.max() ?? 0
         let maxOutput = chunks.map { $0.rows * (prepared.tensors[$0.tensor].type.rowBytes($0.rowLength) ?? 0) }.max() ?? 0
         let reader = ChunkReader(files: prepared.checkpoint.files, bufferBytes: maxInput)
+        let writer = ChunkWriter(out: out, bufferBytes: maxOutput)
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxFloats))
-        let converted = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, maxOutput), alignment: 64)
-        defer {
-            floats.deallocate()
-            converted.deallocate()
-        }
+        defer { floats.deallocate() }
         do {
             try layout.header.withUnsafeBytes { b in try out.write(b) }
             var written = layout.header.count
@@ -145,17 +142,17 @@ public struct Converter {
                 if k + 1 < chunks.count { reader.start(chunks[k + 1], slot: (k + 1) % 2) }
                 let plan = prepared.tensors[chunk.tensor]
                 let name = prepared.specs[chunk.tensor].name
-                if chunk.firstRow == 0 {
-                    try out.writeZeros(layout.tensorOffsets[chunk.tensor] - written)
-                    written = layout.tensorOffsets[chunk.tensor]
-                }
+                let padding = chunk.firstRow == 0 ? layout.tensorOffsets[chunk.tensor] - written : 0
+                // This chunk's result goes to the buffer whose previous write has finished; the
+                // write itself runs while the next chunk converts.
+                let converted = try writer.buffer(slot: k % 2)
                 let nonFinite = RowConverter(input: UnsafeRawPointer(input), dtype: chunk.dtype, floats: floats.baseAddress!,
-                                             output: converted.baseAddress!, type: plan.type, rowLength: chunk.rowLength)
+                                             output: converted, type: plan.type, rowLength: chunk.rowLength)
                     .run(rows: chunk.rows, threads: threads)
                 if nonFinite > 0 { throw ConversionError.nonFinite(name: name, count: nonFinite) }
                 let bytes = chunk.rows * (plan.type.rowBytes(chunk.rowLength) ?? 0)
-                try out.write(UnsafeRawBufferPointer(rebasing: converted[0..<bytes]))
-                written += bytes
+                writer.start(slot: k % 2, padding: padding, bytes: bytes)
+                written += padding + bytes
                 inputDone += chunk.inputBytes
                 summary.inputBytes += chunk.inputBytes
                 if chunk.firstRow + chunk.rows == plan.elementCount / chunk.rowLength {
@@ -168,10 +165,12 @@ public struct Converter {
                                              inputBytesDone: inputDone, inputBytesTotal: totalInput,
                                              seconds: Self.seconds(since: start)))
             }
+            try writer.finish()
             try out.writeZeros(layout.totalSize - written)
             try out.commit()
         } catch {
             reader.drain()
+            writer.drain()
             out.discard()
             throw error
         }
@@ -277,6 +276,65 @@ private final class ChunkReader: @unchecked Sendable {
     }
 }
 
+/// Writes converted chunks on a background thread from two alternating buffers, each
+/// preceded by the zero padding that aligns a tensor's start.
+private final class ChunkWriter: @unchecked Sendable {
+    private let out: AtomicOutputFile
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+    private var failure: Error?
+    private var pending = [false, false]
+    private let queue = DispatchQueue(label: "blip2-quantize.writer")
+
+    init(out: AtomicOutputFile, bufferBytes: Int) {
+        self.out = out
+        buffers = (0..<2).map { _ in .allocate(byteCount: max(1, bufferBytes), alignment: 64) }
+    }
+
+    deinit {
+        drain()
+        buffers.forEach { $0.deallocate() }
+    }
+
+    /// The slot's buffer once its previous write is done; throws that write's error.
+    func buffer(slot: Int) throws -> UnsafeMutableRawPointer {
+        if pending[slot] {
+            done[slot].wait()
+            pending[slot] = false
+        }
+        if let failure { throw failure }
+        return buffers[slot].baseAddress!
+    }
+
+    func start(slot: Int, padding: Int, bytes: Int) {
+        pending[slot] = true
+        queue.async { [self] in
+            if failure == nil {
+                do {
+                    try out.writeZeros(padding)
+                    try out.write(UnsafeRawBufferPointer(rebasing: buffers[slot][0..<bytes]))
+                } catch {
+                    failure = error
+                }
+            }
+            done[slot].signal()
+        }
+    }
+
+    /// Waits for every write; throws the first error.
+    func finish() throws {
+        drain()
+        if let failure { throw failure }
+    }
+
+    func drain() {
+        for slot in 0..<2 where pending[slot] {
+            done[slot].wait()
+            pending[slot] = false
+        }
+    }
+}
+
 /// Converts rows from a checkpoint dtype to a storage type, rows split across threads.
 private struct RowConverter: @unchecked Sendable {
     let input: UnsafeRawPointer
@@ -306,7 +364,7 @@ private struct RowConverter: @unchecked Sendable {
         case .f32:
             x = UnsafePointer(input.assumingMemoryBound(to: Float.self) + first)
         case .f16:
-            ck_f16_to_f32(input.assumingMemoryBound(to: UInt16.self) + first, floats + first, n)
+            ck_fp16_to_fp32_row(input.assumingMemoryBound(to: UInt16.self) + first, floats + first, n)
             x = UnsafePointer(floats + first)
         case .bf16:
             ck_bf16_to_f32(input.assumingMemoryBound(to: UInt16.self) + first, floats + first, n)
@@ -320,7 +378,7 @@ private struct RowConverter: @unchecked Sendable {
             (output + outOffset).copyMemory(from: x, byteCount: n * 4)
             return 0
         case .f16:
-            ck_f32_to_f16(x, (output + outOffset).assumingMemoryBound(to: UInt16.self), n)
+            ck_fp32_to_fp16_row(x, (output + outOffset).assumingMemoryBound(to: UInt16.self), n)
             return 0
         case .q8_0:
             return ck_quantize_q8_0_gguf(x, (output + outOffset).assumingMemoryBound(to: ck_block_q8_0.self), n)
