@@ -67,6 +67,23 @@ def abs_ties(rng: np.random.Generator) -> np.ndarray:
     return blocks.ravel()
 
 
+def q4_0_rounding_traps(rng: np.random.Generator, count: int = 64) -> np.ndarray:
+    """Blocks where x * id + 8.5 lands so close to an integer that the order and precision
+    of the arithmetic decide the nibble: gguf 0.19 multiplies and adds in float32 (as ggml's
+    C does); a fused multiply-add, or float64 as newer gguf releases use, gives another
+    nibble for these. Found by search among random normal blocks."""
+    found = []
+    while len(found) < count:
+        blocks = rng.standard_normal((4096, 32)).astype(np.float32)
+        imax = np.abs(blocks).argmax(axis=-1)
+        d = blocks[np.arange(len(blocks)), imax] / np.float32(-8)
+        ident = np.where(d == 0, np.float32(0), np.float32(1) / d).astype(np.float32)[:, None]
+        separate = np.trunc(blocks * ident + np.float32(8.5))
+        fused = np.trunc((blocks.astype(np.float64) * ident.astype(np.float64) + 8.5).astype(np.float32))
+        found.extend(blocks[(separate != fused).any(axis=1)])
+    return np.concatenate(found[:count])
+
+
 def cases(rng: np.random.Generator) -> dict[str, np.ndarray]:
     normal = rng.standard_normal
     huge = normal(64)
@@ -94,6 +111,7 @@ def cases(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "ties_q8_0": exact_ties_q8_0(rng),
         "ties_q4_0": exact_ties_q4_0(rng),
         "abs_ties": abs_ties(rng),
+        "q4_0_rounding_traps": q4_0_rounding_traps(rng),
     }.items()}
 
 

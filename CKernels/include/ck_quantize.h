@@ -1,6 +1,7 @@
 // Weight quantization for the converter: bit-identical to the `gguf` Python package's
-// gguf.quants.quantize (our reference for quantized bytes), which for Q4_0 rounds through
-// float64 unlike ggml's C code. Activation quantization for the matmuls lives elsewhere.
+// gguf.quants.quantize (version 0.19, our reference for quantized bytes): float32 arithmetic
+// throughout, with Q4_0's multiply and add rounded separately. Activation quantization for
+// the matmuls lives in ck_matmul.h.
 #ifndef CK_QUANTIZE_H
 #define CK_QUANTIZE_H
 

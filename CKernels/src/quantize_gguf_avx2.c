@@ -1,8 +1,13 @@
-// AVX2 versions of the gguf-exact weight quantizers. Every step is the same IEEE operation
-// as the reference (float32 max/div/mul, float64 multiply-add, round to float32, truncate),
-// only eight lanes at a time, so the bytes are identical; blocks holding NaN or infinity
-// go to the reference, which counts them.
+// AVX2 versions of the gguf-exact weight quantizers. Every step is the same IEEE float32
+// operation as the reference (max, divide, multiply, add, truncate), eight lanes at a time,
+// so the bytes are identical; blocks holding NaN or infinity go to the reference, which
+// counts them. Multiplies and adds must not fuse (see quantize_gguf.c).
 #if defined(__x86_64__)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 #include "ck_quantize.h"
 #include "ck_fp16.h"
@@ -82,18 +87,13 @@ CK_AVX2 size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size
         }
         float d = max / -8.0f;
         float id = d == 0.0f ? 0.0f : 1.0f / d;
-        __m256d vid = _mm256_set1_pd((double)id);
-        __m256d half8 = _mm256_set1_pd(8.5);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256 half8 = _mm256_set1_ps(8.5f);
         __m256i fifteen = _mm256_set1_epi32(15);
         __m256i q[4];
         for (int j = 0; j < 4; j++) {
-            __m256 v = _mm256_loadu_ps(xb + 8 * j);
-            // The float64 product of two floats is exact, so the fused form rounds like the
-            // separate multiply and add numpy does.
-            __m256d lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vid, half8);
-            __m256d hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vid, half8);
-            __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-            q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(f), fifteen);
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), vid);
+            q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(p, half8)), fifteen);
         }
         // q[0..1] are weights 0..15 (low nibbles), q[2..3] weights 16..31 (high nibbles).
         __m256i lo16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
