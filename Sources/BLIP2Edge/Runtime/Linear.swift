@@ -12,8 +12,10 @@ struct Linear {
         name = prefix
     }
 
-    var outFeatures: Int { weight.rows }
-    var inFeatures: Int { weight.columns }
+    /// A convolution weight [out, c, kh, kw] is a Linear over its flattened patches: the
+    /// storage is contiguous, so rows of c * kh * kw elements lie one after another.
+    var outFeatures: Int { weight.shape.first ?? 1 }
+    var inFeatures: Int { weight.shape.dropFirst().reduce(1, *) }
 
     /// x: [rows, inFeatures] -> y: [rows, outFeatures].
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) throws {
