@@ -20,34 +20,6 @@ final class ForwardTests: XCTestCase {
         try GGUFFile(path: Fixtures.path("forward/\(name).gguf"))
     }
 
-    func floats(_ f: GGUFFile, _ name: String) throws -> [Float] {
-        let t = try XCTUnwrap(f.tensor(named: name), "fixture lacks \(name)")
-        return Array(f.bytes(of: t).bindMemory(to: Float.self))
-    }
-
-    /// The processor's output: stored as F32 where small, else as the resized 8-bit image and
-    /// a per-channel table (pixel = lut[c][rgb8[y][x][c]], bit-identical by construction).
-    func pixels(_ f: GGUFFile) throws -> [Float] {
-        if f.tensor(named: "pixel_values") != nil { return try floats(f, "pixel_values") }
-        let rgb = try ints(f, "pixel_values.rgb8")
-        let lut = try floats(f, "pixel_values.lut")
-        let plane = rgb.count / 3
-        var out = [Float](repeating: 0, count: rgb.count)
-        for i in 0..<plane {
-            for c in 0..<3 { out[c * plane + i] = lut[c * 256 + rgb[3 * i + c]] }
-        }
-        return out
-    }
-
-    func promptIds(_ f: GGUFFile, _ prompt: String) throws -> [Int] {
-        f.metadata["\(prompt).prompt_ids"] == nil ? [] : try ints(f, "\(prompt).prompt_ids")
-    }
-
-    func ints(_ f: GGUFFile, _ key: String) throws -> [Int] {
-        let a = try XCTUnwrap(f.metadata[key]?.array, "fixture lacks \(key)")
-        return a.compactMap(\.integer)
-    }
-
     /// Largest absolute difference relative to the largest magnitude of the reference.
     func relativeError(_ got: [Float], _ want: [Float]) -> Float {
         precondition(got.count == want.count)
@@ -69,16 +41,16 @@ final class ForwardTests: XCTestCase {
     func checkStages(_ name: String) throws {
         let ref = try Self.reference(name)
         let session = try Session(model: try Self.model(name, .f32), threads: 2)
-        let encoded = try session.encode(pixels: try pixels(ref))
+        let encoded = try session.encode(pixels: try ref.pixels())
         for (stage, got) in [("image_embeds", encoded.imageEmbeddings), ("qformer_output", encoded.queryOutput), ("projected", encoded.projected)] {
-            let e = relativeError(got, try floats(ref, stage))
+            let e = relativeError(got, try ref.floats(stage))
             print("\(name) \(stage): relative error \(e)")
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
         }
         for prompt in ["caption", "vqa"] {
-            let ids = try promptIds(ref, prompt)
+            let ids = try ref.promptIds(prompt)
             let logits = try session.prefixLogits(promptTokens: ids)
-            let e = relativeError(logits, try floats(ref, "\(prompt).logits"))
+            let e = relativeError(logits, try ref.floats("\(prompt).logits"))
             print("\(name) \(prompt) prefix logits: relative error \(e)")
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(prompt) logits")
         }
@@ -90,7 +62,7 @@ final class ForwardTests: XCTestCase {
     func checkGeneration(_ name: String) throws {
         let ref = try Self.reference(name)
         let session = try Session(model: try Self.model(name, .f32), threads: 2)
-        try session.encode(pixels: try pixels(ref))
+        try session.encode(pixels: try ref.pixels())
         let cases = try XCTUnwrap(ref.metadata["gen.names"]?.array?.compactMap(\.string))
         XCTAssertGreaterThanOrEqual(cases.count, 5)
         for c in cases {
@@ -103,9 +75,9 @@ final class ForwardTests: XCTestCase {
             p.earlyStopping = ref.metadata[k + "early_stopping"]?.bool ?? false
             p.repetitionPenalty = Float(ref.metadata[k + "repetition_penalty"]?.number ?? 1)
             p.noRepeatNgramSize = ref.metadata[k + "no_repeat_ngram_size"]?.integer ?? 0
-            let prompt = try promptIds(ref, try XCTUnwrap(ref.metadata[k + "prompt"]?.string))
+            let prompt = try ref.promptIds(try XCTUnwrap(ref.metadata[k + "prompt"]?.string))
             let got = try session.generate(promptTokens: prompt, parameters: p)
-            XCTAssertEqual(got, try ints(ref, k + "ids"), "\(name) case \(c)")
+            XCTAssertEqual(got, try ref.ints(k + "ids"), "\(name) case \(c)")
         }
     }
 
