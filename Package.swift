@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "BLIP2Edge", targets: ["BLIP2Edge"]),
         .executable(name: "blip2-quantize", targets: ["blip2-quantize"]),
+        .executable(name: "blip2-edge", targets: ["blip2-edge"]),
+        // The C interface (include/blip2_edge.h) as a shared library C programs link.
+        .library(name: "blip2_edge", type: .dynamic, targets: ["BLIP2EdgeC"]),
     ],
     targets: [
         // Hand-written kernels: a plain-C reference per operation, SIMD variants beside it,
@@ -14,6 +17,8 @@ let package = Package(
         .target(name: "CKernels", path: "CKernels"),
         .target(name: "BLIP2Edge", dependencies: ["CKernels"], path: "Sources/BLIP2Edge"),
         .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge"], path: "Sources/blip2-quantize"),
+        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge"], path: "Sources/BLIP2EdgeC", exclude: ["include"]),
+        .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge"], path: "Sources/blip2-edge"),
         .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),
     ]
 )

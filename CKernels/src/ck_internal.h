@@ -92,12 +92,4 @@ void ck_aligned_free(void *p);
 #define CK_PRAGMA(x) _Pragma(#x)
 #define CK_UNROLL(n) CK_PRAGMA(GCC unroll n)
 
-#if defined(__GNUC__) || defined(__clang__)
-#define CK_INLINE static inline __attribute__((always_inline))
-#define CK_RESTRICT __restrict__
-#else
-#define CK_INLINE static inline
-#define CK_RESTRICT
-#endif
-
 #endif

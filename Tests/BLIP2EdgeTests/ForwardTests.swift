@@ -8,12 +8,12 @@ final class ForwardTests: XCTestCase {
     static let dir = TemporaryDirectory()
 
     /// A tiny model converted to `type`, opened, cached across tests.
-    static func model(_ name: String, _ type: GGMLType) throws -> ModelFile {
+    static func model(_ name: String, _ type: GGMLType) throws -> BLIP2Model {
         let path = dir.file("\(name).\(type).gguf")
         if !FileManager.default.fileExists(atPath: path) {
             try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
         }
-        return try ModelFile(path: path)
+        return try BLIP2Model(path: path)
     }
 
     static func reference(_ name: String) throws -> GGUFFile {

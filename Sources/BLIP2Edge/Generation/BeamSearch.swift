@@ -11,7 +11,7 @@ extension Generator {
         var score: Float
     }
 
-    func beamSearch(prefix: UnsafePointer<Float>, prefixIds: [Int]) throws -> [Int] {
+    func beamSearch(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock) throws -> [Int] {
         let beams = parameters.beamCount
         let vocab = model.vocabSize, d = model.config.hiddenSize
         let promptLength = prefixIds.count
@@ -26,7 +26,11 @@ extension Generator {
         let embeddings = Buffer(beams * d)
 
         // Every beam starts from the prompt; only beam 0 counts at first (the others at -1e9).
+        var t = Self.now()
         try model.forward(prefix, count: promptLength, cache: caches[0], logits: logits.pointer, pool: pool)
+        clock.prefill = Self.now() - t
+        t = Self.now()
+        defer { clock.decode = Self.now() - t }
         // The prompt's keys and values are the same for every beam: copied once here, so that
         // reordering beams later copies only the generated positions.
         for b in 0..<beams {
@@ -84,6 +88,7 @@ extension Generator {
             }
             let allFinished = finished.count == beams && parameters.earlyStopping
             if allHit || !earlyStopUnsatisfied || allFinished || next.isEmpty { break }
+            if isCancelled() { throw RuntimeError.cancelled }
 
             // Reorder caches: beam i continues from the cache of its parent.
             for (i, c) in next.enumerated() { spare[i].copy(from: caches[c.beam], from: promptLength) }
@@ -98,6 +103,7 @@ extension Generator {
                 model.embed(token: tokens.last ?? 0, into: embeddings.pointer + i * d)
             }
             try model.step(embeddings.const, caches: Array(caches.prefix(running.count)), logits: logits.pointer, pool: pool)
+            clock.steps += 1
         }
         return finished.first?.tokens ?? []
     }

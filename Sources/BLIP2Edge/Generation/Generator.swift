@@ -7,26 +7,36 @@ struct Generator {
     let pool: ThreadPool
     let parameters: GenerationParameters
     let eosTokens: [Int]
+    var isCancelled: () -> Bool = { false }
 
     /// Called with each new token id of greedy or sampled decoding; return false to stop.
     typealias TokenHandler = (Int) -> Bool
 
+    /// Seconds spent on the prefix and on the tokens after it.
+    final class Clock {
+        var prefill = 0.0
+        var decode = 0.0
+        var steps = 0
+    }
+
     /// Generates after a prefix of embeddings whose token ids are `prefixIds` (the ids
     /// transformers would hold as input_ids). Returns the new token ids, the end-of-sequence
     /// token included when one was generated.
-    func generate(prefix: UnsafePointer<Float>, prefixIds: [Int], onToken: TokenHandler? = nil) throws -> [Int] {
+    func generate(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock = Clock(), onToken: TokenHandler? = nil) throws -> [Int] {
         try parameters.validate()
         if parameters.beamCount > 1 {
-            let tokens = try beamSearch(prefix: prefix, prefixIds: prefixIds)
+            let tokens = try beamSearch(prefix: prefix, prefixIds: prefixIds, clock: clock)
             if let onToken { for t in tokens where !onToken(t) { break } }
             return tokens
         }
-        return try sample(prefix: prefix, prefixIds: prefixIds, onToken: onToken)
+        return try sample(prefix: prefix, prefixIds: prefixIds, clock: clock, onToken: onToken)
     }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     // MARK: - Greedy and sampling
 
-    private func sample(prefix: UnsafePointer<Float>, prefixIds: [Int], onToken: TokenHandler?) throws -> [Int] {
+    private func sample(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock, onToken: TokenHandler?) throws -> [Int] {
         let vocab = model.vocabSize, d = model.config.hiddenSize
         let cache = model.makeCache(capacity: prefixIds.count + parameters.maxNewTokens)
         let logits = Buffer(vocab)
@@ -36,16 +46,22 @@ struct Generator {
         var sequence = prefixIds
         sequence.reserveCapacity(prefixIds.count + parameters.maxNewTokens)
         var generated: [Int] = []
+        var t = Self.now()
         try model.forward(prefix, count: prefixIds.count, cache: cache, logits: logits.pointer, pool: pool)
+        clock.prefill = Self.now() - t
+        t = Self.now()
+        defer { clock.decode = Self.now() - t }
         while generated.count < parameters.maxNewTokens {
             processor.apply(logits.pointer, vocab: vocab, sequence: sequence)
             let token = parameters.sampling.map { Self.draw(logits.pointer, vocab: vocab, $0, &rng) } ?? Self.argmax(logits.const, vocab)
             generated.append(token)
             sequence.append(token)
             if let onToken, !onToken(token) { break }
+            if isCancelled() { throw RuntimeError.cancelled }
             if eosTokens.contains(token) || generated.count == parameters.maxNewTokens { break }
             model.embed(token: token, into: embedding.pointer)
             try model.forward(embedding.const, count: 1, cache: cache, logits: logits.pointer, pool: pool)
+            clock.steps += 1
         }
         return generated
     }

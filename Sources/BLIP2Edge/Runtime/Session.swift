@@ -1,26 +1,37 @@
-/// A loaded model's working state for one thread: the towers' scratch buffers and a thread
-/// pool. The model file (weights) is shared; create one session per concurrent user.
+import Foundation
+
+/// A model's working state for one thread: the towers' scratch buffers and a thread pool,
+/// sized once. The weights are shared; make one session per thread that runs the model.
+/// A session is not itself thread-safe, except `cancel()`, which any thread may call.
 public final class Session {
-    public let model: ModelFile
+    public let model: BLIP2Model
     let pool: ThreadPool
     let vision: VisionEncoder
     let qformer: QFormer
     let language: LanguageModel
     private let imageEmbeddings: Buffer
     private let projected: Buffer
+    private let cancelled = CancellationFlag()
+    /// Release the vision tower's pages once an image is encoded (see `releaseVisionWeights`).
+    public var lowRAM = false
 
     /// `maxPromptTokens` bounds the text after the image (BOS and prompt), `maxBeams` the
-    /// beams of one search; scratch is sized from them once.
-    public init(model: ModelFile, threads: Int = 0, maxPromptTokens: Int = 256, maxBeams: Int = 8) throws {
+    /// beams of one search.
+    public init(model: BLIP2Model, threads: Int = 0, maxPromptTokens: Int = 256, maxBeams: Int = 8) throws {
         self.model = model
         pool = try ThreadPool(threads: threads)
-        vision = VisionEncoder(model)
-        qformer = QFormer(model)
+        vision = VisionEncoder(model.file)
+        qformer = QFormer(model.file)
         let c = model.config
-        language = LanguageModel(model, maxBatch: max(c.queryTokenCount + maxPromptTokens, maxBeams))
+        language = LanguageModel(model.file, maxBatch: max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams))
         imageEmbeddings = Buffer(vision.outputCount)
         projected = Buffer(qformer.outputCount)
     }
+
+    public var threads: Int { pool.size }
+
+    /// Stops a generation running on another thread at its next token.
+    public func cancel() { cancelled.set(true) }
 
     /// Pixels [3, size, size], channel-planar and normalized, as the image processor makes them.
     public var pixelCount: Int { 3 * model.config.vision.imageSize * model.config.vision.imageSize }
@@ -32,20 +43,70 @@ public final class Session {
         public var projected: [Float]         // [queries, text hidden]
     }
 
-    /// Runs the vision tower, the Q-Former and the projection on one image.
+    /// Runs the vision tower, the Q-Former and the projection on one image's pixel values.
     @discardableResult
     public func encode(pixels: [Float]) throws -> Encoded {
+        var timings = StageTimings()
+        try encode(pixels: pixels, timings: &timings)
+        return Encoded(imageEmbeddings: Array(UnsafeBufferPointer(start: imageEmbeddings.const, count: vision.outputCount)),
+                       queryOutput: queryOutput,
+                       projected: Array(UnsafeBufferPointer(start: projected.const, count: qformer.outputCount)))
+    }
+
+    private var queryOutput: [Float] = []
+
+    private func encode(pixels: [Float], timings: inout StageTimings) throws {
         guard pixels.count == pixelCount else {
             throw RuntimeError.invalidInput("expected \(pixelCount) pixel values (3 x \(model.config.vision.imageSize)^2), got \(pixels.count)")
         }
+        var t = Generator.now()
         try pixels.withUnsafeBufferPointer { try vision.encode(pixels: $0.baseAddress!, into: imageEmbeddings.pointer, pool: pool) }
+        timings.vision = Generator.now() - t
+        if lowRAM { releaseVisionWeights() }
+        t = Generator.now()
         var queries = [Float](repeating: 0, count: model.config.queryTokenCount * model.config.qformer.hiddenSize)
         try queries.withUnsafeMutableBufferPointer {
             try qformer.run(image: imageEmbeddings.const, into: projected.pointer, queryOutput: $0.baseAddress!, pool: pool)
         }
-        return Encoded(imageEmbeddings: Array(UnsafeBufferPointer(start: imageEmbeddings.const, count: vision.outputCount)),
-                       queryOutput: queries,
-                       projected: Array(UnsafeBufferPointer(start: projected.const, count: qformer.outputCount)))
+        queryOutput = queries
+        timings.qformer = Generator.now() - t
+    }
+
+    /// Tells the kernel the vision tower's weights will not be needed soon, so their pages
+    /// leave the resident set before the language model's are read (they are file-backed:
+    /// the next image reads them again from the page cache or disk).
+    public func releaseVisionWeights() {
+        let file = model.file.gguf
+        let vision = file.tensors.filter { $0.name.hasPrefix("v.") }
+        guard let start = vision.map(\.fileOffset).min(), let end = vision.map({ $0.fileOffset + $0.byteCount }).max() else { return }
+        file.file.release(start..<end)
+    }
+
+    /// Captions an image (no prompt) or continues a prompt about it.
+    public func generate(image: RGBImage, prompt: String? = nil, parameters: GenerationParameters,
+                         onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
+        let start = Generator.now()
+        var timings = StageTimings()
+        let pixels = model.imageProcessor.pixelValues(image)
+        timings.preprocess = Generator.now() - start
+        try encode(pixels: pixels, timings: &timings)
+        let promptTokens = prompt.map { model.tokenizer.encode($0, addBOS: false) } ?? []
+        let clock = Generator.Clock()
+        let tokens = try generate(promptTokens: promptTokens, parameters: parameters, clock: clock, onToken: onToken)
+        timings.prefill = clock.prefill
+        timings.decodePerToken = clock.steps > 0 ? clock.decode / Double(clock.steps) : 0
+        timings.total = Generator.now() - start
+        let text = model.tokenizer.decode(tokens).trimmingCharacters(in: .whitespacesAndNewlines)
+        return GenerationResult(text: text, tokens: tokens, timings: timings)
+    }
+
+    /// Answers a question about an image.
+    public func ask(image: RGBImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
+                    parameters: GenerationParameters = BLIP2Model.questionDefaults) throws -> GenerationResult {
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw RuntimeError.invalidInput("the question is empty")
+        }
+        return try generate(image: image, prompt: style.prompt(for: question), parameters: parameters)
     }
 
     /// The language model's input after an encoded image: [image token x queries, BOS,
@@ -64,6 +125,7 @@ public final class Session {
 
     /// Logits [prefix length, vocab] of every prefix position after `encode`, for tests.
     public func prefixLogits(promptTokens: [Int]) throws -> [Float] {
+        try checkPrompt(promptTokens)
         let (ids, e) = prefix(promptTokens: promptTokens)
         let cache = language.makeCache(capacity: ids.count)
         var logits = [Float](repeating: 0, count: ids.count * language.vocabSize)
@@ -73,18 +135,40 @@ public final class Session {
         return logits
     }
 
-    /// Generates after the last encoded image. `promptTokens` are the prompt's ids without
-    /// BOS (which is added, as the tokenizer does). Returns the new ids.
-    public func generate(promptTokens: [Int], parameters: GenerationParameters,
-                         onToken: ((Int) -> Bool)? = nil) throws -> [Int] {
-        guard promptTokens.count + model.config.queryTokenCount + 1 <= language.maxBatch else {
-            throw RuntimeError.invalidInput("the prompt has \(promptTokens.count) tokens; this session allows \(language.maxBatch - model.config.queryTokenCount - 1)")
+    private func checkPrompt(_ promptTokens: [Int]) throws {
+        let room = language.maxBatch - model.config.queryTokenCount - 1
+        guard promptTokens.count <= room else {
+            throw RuntimeError.invalidInput("the prompt has \(promptTokens.count) tokens; this session allows \(room)")
         }
         guard promptTokens.allSatisfy({ $0 >= 0 && $0 < language.vocabSize }) else {
             throw RuntimeError.invalidInput("a prompt token id is outside the vocabulary")
         }
-        let (ids, e) = prefix(promptTokens: promptTokens)
-        let generator = Generator(model: language, pool: pool, parameters: parameters, eosTokens: model.config.generation.eosTokenIds)
-        return try generator.generate(prefix: e.const, prefixIds: ids, onToken: onToken)
     }
+
+    /// Generates after the last encoded image. `promptTokens` are the prompt's ids without
+    /// BOS (which is added, as the tokenizer does). Returns the new ids.
+    public func generate(promptTokens: [Int], parameters: GenerationParameters, onToken: ((Int) -> Bool)? = nil) throws -> [Int] {
+        try generate(promptTokens: promptTokens, parameters: parameters, clock: Generator.Clock(), onToken: onToken)
+    }
+
+    func generate(promptTokens: [Int], parameters: GenerationParameters, clock: Generator.Clock,
+                  onToken: ((Int) -> Bool)?) throws -> [Int] {
+        try checkPrompt(promptTokens)
+        guard parameters.beamCount <= language.maxBatch else {
+            throw RuntimeError.invalidInput("\(parameters.beamCount) beams; this session was made for at most \(language.maxBatch)")
+        }
+        cancelled.set(false)
+        let (ids, e) = prefix(promptTokens: promptTokens)
+        let generator = Generator(model: language, pool: pool, parameters: parameters, eosTokens: model.config.generation.eosTokenIds,
+                                  isCancelled: { [cancelled] in cancelled.get() })
+        return try generator.generate(prefix: e.const, prefixIds: ids, clock: clock, onToken: onToken)
+    }
+}
+
+/// A flag one thread sets and another reads.
+final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set(_ v: Bool) { lock.lock(); value = v; lock.unlock() }
+    func get() -> Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -21,6 +21,7 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
     case outOfMemory(what: String)
     case kernelRejected(what: String)
     case invalidInput(String)
+    case cancelled
 
     public var description: String {
         switch self {
@@ -28,6 +29,7 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
         case let .outOfMemory(what): "out of memory in \(what)"
         case let .kernelRejected(what): "internal error: a kernel rejected its arguments in \(what)"
         case let .invalidInput(reason): reason
+        case .cancelled: "cancelled"
         }
     }
 }

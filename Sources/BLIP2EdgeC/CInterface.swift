@@ -1,0 +1,206 @@
+import BLIP2Edge
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The C interface declared in include/blip2_edge.h. Handles are retained Swift objects;
+// nothing Swift crosses the boundary except as an opaque pointer.
+
+private let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
+
+/// Mirrors `blip2_params` field for field (C layout: natural alignment, as Swift's for
+/// these types).
+struct CParams {
+    var maxNewTokens: Int32
+    var minNewTokens: Int32
+    var numBeams: Int32
+    var lengthPenalty: Float
+    var repetitionPenalty: Float
+    var noRepeatNgramSize: Int32
+    var sample: Int32
+    var temperature: Float
+    var topK: Int32
+    var topP: Float
+    var seed: UInt64
+
+    init(_ p: GenerationParameters) {
+        maxNewTokens = Int32(p.maxNewTokens)
+        minNewTokens = Int32(p.minNewTokens)
+        numBeams = Int32(p.beamCount)
+        lengthPenalty = p.lengthPenalty
+        repetitionPenalty = p.repetitionPenalty
+        noRepeatNgramSize = Int32(p.noRepeatNgramSize)
+        sample = p.sampling == nil ? 0 : 1
+        temperature = p.sampling?.temperature ?? 1
+        topK = Int32(p.sampling?.topK ?? 0)
+        topP = p.sampling?.topP ?? 1
+        seed = p.sampling?.seed ?? 0
+    }
+
+    var parameters: GenerationParameters {
+        var p = GenerationParameters()
+        p.maxNewTokens = Int(maxNewTokens)
+        p.minNewTokens = Int(minNewTokens)
+        p.beamCount = Int(numBeams)
+        p.lengthPenalty = lengthPenalty
+        p.repetitionPenalty = repetitionPenalty
+        p.noRepeatNgramSize = Int(noRepeatNgramSize)
+        if sample != 0 { p.sampling = .init(temperature: temperature, topK: Int(topK), topP: topP, seed: seed) }
+        return p
+    }
+}
+
+private func setError(_ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ message: String?) {
+    guard let errorOut else { return }
+    errorOut.pointee = message.map { strdup($0) }
+}
+
+private func status(of e: Error) -> Int32 {
+    switch e {
+    case RuntimeError.cancelled: cancelledStatus
+    case RuntimeError.invalidInput: invalidArgument
+    case is GGUFError, is ModelFileError, is FileError, is ConfigError: modelError
+    default: runtimeError
+    }
+}
+
+@_cdecl("blip2_caption_defaults")
+public func blip2_caption_defaults(_ params: UnsafeMutableRawPointer?) {
+    params?.assumingMemoryBound(to: CParams.self).pointee = CParams(BLIP2Model.captionDefaults)
+}
+
+@_cdecl("blip2_ask_defaults")
+public func blip2_ask_defaults(_ params: UnsafeMutableRawPointer?) {
+    params?.assumingMemoryBound(to: CParams.self).pointee = CParams(BLIP2Model.questionDefaults)
+}
+
+@_cdecl("blip2_load")
+public func blip2_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                       _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    setError(errorOut, nil)
+    guard let path, let out else { setError(errorOut, "blip2_load: path and model must not be NULL"); return invalidArgument }
+    out.pointee = nil
+    do {
+        let model = try BLIP2Model(path: String(cString: path))
+        out.pointee = Unmanaged.passRetained(model).toOpaque()
+        return ok
+    } catch {
+        setError(errorOut, "\(error)")
+        return status(of: error)
+    }
+}
+
+@_cdecl("blip2_free")
+public func blip2_free(_ model: UnsafeMutableRawPointer?) {
+    guard let model else { return }
+    Unmanaged<BLIP2Model>.fromOpaque(model).release()
+}
+
+@_cdecl("blip2_session_new")
+public func blip2_session_new(_ model: UnsafeMutableRawPointer?, _ threads: Int32, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                              _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    setError(errorOut, nil)
+    guard let model, let out else { setError(errorOut, "blip2_session_new: model and session must not be NULL"); return invalidArgument }
+    out.pointee = nil
+    do {
+        let m = Unmanaged<BLIP2Model>.fromOpaque(model).takeUnretainedValue()
+        let session = try Session(model: m, threads: Int(max(0, threads)))
+        out.pointee = Unmanaged.passRetained(session).toOpaque()
+        return ok
+    } catch {
+        setError(errorOut, "\(error)")
+        return status(of: error)
+    }
+}
+
+@_cdecl("blip2_session_free")
+public func blip2_session_free(_ session: UnsafeMutableRawPointer?) {
+    guard let session else { return }
+    Unmanaged<Session>.fromOpaque(session).release()
+}
+
+@_cdecl("blip2_cancel")
+public func blip2_cancel(_ session: UnsafeMutableRawPointer?) {
+    guard let session else { return }
+    Unmanaged<Session>.fromOpaque(session).takeUnretainedValue().cancel()
+}
+
+private func run(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                 _ question: UnsafePointer<CChar>?, asking: Bool, _ params: UnsafeRawPointer?,
+                 _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                 _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    setError(errorOut, nil)
+    guard let session, let rgb, let text else { setError(errorOut, "session, rgb and text must not be NULL"); return invalidArgument }
+    text.pointee = nil
+    let w = Int(width), h = Int(height)
+    guard w >= 1, h >= 1, w <= RGBImage.maxDimension, h <= RGBImage.maxDimension, w * h <= RGBImage.maxPixels else {
+        setError(errorOut, "image size \(w)x\(h) is empty or too large")
+        return invalidArgument
+    }
+    do {
+        let s = Unmanaged<Session>.fromOpaque(session).takeUnretainedValue()
+        let image = try RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
+        let p = params.map { $0.assumingMemoryBound(to: CParams.self).pointee.parameters }
+        let result: GenerationResult
+        if asking {
+            guard let question else { setError(errorOut, "question must not be NULL"); return invalidArgument }
+            result = try s.ask(image: image, question: String(cString: question), parameters: p ?? BLIP2Model.questionDefaults)
+        } else {
+            result = try s.generate(image: image, parameters: p ?? BLIP2Model.captionDefaults)
+        }
+        text.pointee = strdup(result.text)
+        return ok
+    } catch {
+        setError(errorOut, "\(error)")
+        return status(of: error)
+    }
+}
+
+@_cdecl("blip2_caption")
+public func blip2_caption(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                          _ params: UnsafeRawPointer?, _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                          _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    run(session, rgb, width, height, nil, asking: false, params, text, errorOut)
+}
+
+@_cdecl("blip2_ask")
+public func blip2_ask(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                      _ question: UnsafePointer<CChar>?, _ params: UnsafeRawPointer?,
+                      _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                      _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    run(session, rgb, width, height, question, asking: true, params, text, errorOut)
+}
+
+@_cdecl("blip2_read_image")
+public func blip2_read_image(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                             _ width: UnsafeMutablePointer<Int32>?, _ height: UnsafeMutablePointer<Int32>?,
+                             _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    setError(errorOut, nil)
+    guard let path, let rgb, let width, let height else { setError(errorOut, "blip2_read_image: arguments must not be NULL"); return invalidArgument }
+    rgb.pointee = nil
+    let p = String(cString: path)
+    guard let data = FileManager.default.contents(atPath: p) else { setError(errorOut, "cannot read \(p)"); return invalidArgument }
+    do {
+        let image = try PNMReader.read([UInt8](data))
+        guard let buffer = malloc(image.pixels.count)?.assumingMemoryBound(to: UInt8.self) else {
+            setError(errorOut, "out of memory")
+            return runtimeError
+        }
+        buffer.update(from: image.pixels, count: image.pixels.count)
+        rgb.pointee = buffer
+        width.pointee = Int32(image.width)
+        height.pointee = Int32(image.height)
+        return ok
+    } catch {
+        setError(errorOut, "\(p): \(error)")
+        return invalidArgument
+    }
+}
+
+@_cdecl("blip2_free_image")
+public func blip2_free_image(_ rgb: UnsafeMutablePointer<UInt8>?) { free(rgb) }
+
+@_cdecl("blip2_free_string")
+public func blip2_free_string(_ s: UnsafeMutablePointer<CChar>?) { free(s) }

@@ -1,0 +1,77 @@
+/* blip2-edge: BLIP-2 image captioning and visual question answering on CPUs.
+ *
+ * The C interface to the Swift library, for embedded Linux applications. Link with
+ * -lblip2_edge. Objects are opaque handles; every function that can fail returns a
+ * blip2_status and, when `error` is not NULL, sets *error to a one-line message the caller
+ * frees with blip2_free_string (NULL on success). Strings are UTF-8.
+ *
+ * Threads: a blip2_model may be shared by any number of threads; a blip2_session is used
+ * by one thread at a time (make one per thread). blip2_cancel may be called from any
+ * thread to stop a running caption or answer, which then returns BLIP2_CANCELLED.
+ */
+#ifndef BLIP2_EDGE_H
+#define BLIP2_EDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct blip2_model blip2_model;
+typedef struct blip2_session blip2_session;
+
+typedef enum {
+    BLIP2_OK = 0,
+    BLIP2_INVALID_ARGUMENT = 1, /* a NULL handle, bad image size, empty question, bad parameter */
+    BLIP2_MODEL_ERROR = 2,      /* the model file is missing, truncated or not a BLIP-2 file */
+    BLIP2_RUNTIME_ERROR = 3,    /* out of memory, threads could not start, ... */
+    BLIP2_CANCELLED = 4
+} blip2_status;
+
+/* Generation settings. Fill with blip2_caption_defaults or blip2_ask_defaults (LAVIS's
+ * settings), then change what you need. num_beams 1 with sample 0 is greedy decoding. */
+typedef struct {
+    int max_new_tokens;       /* 1 .. 1024 */
+    int min_new_tokens;       /* 0 .. max_new_tokens */
+    int num_beams;            /* 1 .. 16 */
+    float length_penalty;     /* beam score = log-prob / length^length_penalty */
+    float repetition_penalty; /* 1 = off */
+    int no_repeat_ngram_size; /* 0 = off */
+    int sample;               /* 1: sample with the settings below (num_beams must be 1) */
+    float temperature;
+    int top_k;                /* 0 = all tokens */
+    float top_p;              /* 1 = all tokens */
+    uint64_t seed;
+} blip2_params;
+
+void blip2_caption_defaults(blip2_params *params); /* 5 beams, 8 to 30 new tokens */
+void blip2_ask_defaults(blip2_params *params);     /* 5 beams, at most 10 tokens, length penalty 0 */
+
+blip2_status blip2_load(const char *path, blip2_model **model, char **error);
+void blip2_free(blip2_model *model);
+
+/* threads <= 0: one per CPU. */
+blip2_status blip2_session_new(blip2_model *model, int threads, blip2_session **session, char **error);
+void blip2_session_free(blip2_session *session);
+void blip2_cancel(blip2_session *session);
+
+/* rgb: width * height * 3 bytes, rows top to bottom, pixels R, G, B. params may be NULL for
+ * the defaults. On success *text is the caption or answer, freed with blip2_free_string. */
+blip2_status blip2_caption(blip2_session *session, const uint8_t *rgb, int width, int height,
+                           const blip2_params *params, char **text, char **error);
+blip2_status blip2_ask(blip2_session *session, const uint8_t *rgb, int width, int height,
+                       const char *question, const blip2_params *params, char **text, char **error);
+
+/* Reads a PPM or PGM file into a malloc'd RGB buffer (free with blip2_free_image). */
+blip2_status blip2_read_image(const char *path, uint8_t **rgb, int *width, int *height, char **error);
+void blip2_free_image(uint8_t *rgb);
+
+void blip2_free_string(char *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,162 @@
+import BLIP2Edge
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Commands {
+    static func caption(_ o: Options) throws {
+        guard !o.positional.isEmpty else { throw UsageError("caption needs at least one image") }
+        if let p = o.prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw UsageError("--prompt is empty")
+        }
+        let parameters = try o.parameters(defaults: BLIP2Model.captionDefaults)
+        try run(o, images: o.positional, prompt: o.prompt, parameters: parameters)
+    }
+
+    static func ask(_ o: Options) throws {
+        guard o.positional.count == 2 else { throw UsageError("ask needs an image and a question") }
+        let question = o.positional[1]
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the question is empty") }
+        let parameters = try o.parameters(defaults: BLIP2Model.questionDefaults)
+        try run(o, images: [o.positional[0]], prompt: o.promptStyle.prompt(for: question), parameters: parameters)
+    }
+
+    /// Loads the model once, then captions each image in turn.
+    static func run(_ o: Options, images: [String], prompt: String?, parameters: GenerationParameters) throws {
+        if images.filter({ $0 == "-" }).count > 1 { throw UsageError("standard input (-) can be read only once") }
+        let progress = Progress(enabled: !o.quiet && isatty(STDERR_FILENO) == 1)
+        var t = now()
+        progress.show("loading model")
+        let path = try ModelLocation.resolve(o.model)
+        let model = try BLIP2Model(path: path)
+        let session = try Session(model: model, threads: o.threads)
+        session.lowRAM = o.lowRAM
+        let load = now() - t
+        for image in images {
+            t = now()
+            progress.show("reading \(image)")
+            let rgb = try ImageInput.read(image)
+            progress.show("captioning \(image)")
+            let result = try session.generate(image: rgb, prompt: prompt, parameters: parameters)
+            progress.clear()
+            let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
+                              mappedBytes: model.file.gguf.file.bytes.count)
+            if o.json {
+                try JSONOutput.print(image: image, result: result, stats: stats)
+            } else {
+                print(result.text)
+            }
+            if o.stats { stats.report() }
+            fflush(nil)
+        }
+    }
+
+    static func info(_ o: Options) throws {
+        guard o.positional.count == 1 else { throw UsageError("info takes one model file") }
+        let model = try BLIP2Model(path: o.positional[0])
+        let c = model.config
+        let f = model.file.gguf
+        var bytes: [String: Int] = [:]
+        for t in f.tensors { bytes[t.type.description, default: 0] += t.byteCount }
+        let params = f.tensors.reduce(0) { $0 + $1.elementCount }
+        let data = f.tensors.reduce(0) { $0 + $1.byteCount }
+        print("\(f.path): BLIP-2 (\(f.metadata["general.name"]?.string ?? "unnamed")), GGUF v\(f.version), \(f.tensors.count) tensors")
+        print(String(format: "  parameters   %.3f B, %.2f GiB of weights, %.2f bits/weight", Double(params) / 1e9,
+                     Double(data) / 1_073_741_824, Double(data) * 8 / Double(max(params, 1))))
+        print("  by type      " + bytes.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", Double($0.value) / 1_048_576)) MiB" }.joined(separator: ", "))
+        print("  vision       hidden \(c.vision.hiddenSize), \(c.vision.layerCount) layers, \(c.vision.headCount) heads, MLP \(c.vision.intermediateSize), image \(c.vision.imageSize) / patch \(c.vision.patchSize), eps \(c.vision.layerNormEps)")
+        print("  q-former     hidden \(c.qformer.hiddenSize), \(c.qformer.layerCount) layers, \(c.qformer.headCount) heads, cross-attention every \(c.qformer.crossAttentionFrequency), \(c.queryTokenCount) queries, eps \(c.qformer.layerNormEps)")
+        print("  language     OPT hidden \(c.text.hiddenSize), \(c.text.layerCount) layers, \(c.text.headCount) heads, FFN \(c.text.ffnDim), vocab \(c.text.vocabSize), context \(c.text.maxPositionEmbeddings)")
+        print("  tokenizer    \(model.tokenizer.vocabulary.tokens.count) tokens, \(model.tokenizer.vocabulary.merges.count) merges, <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)")
+        print("  image        \(c.image.width)x\(c.image.height), resample \(c.image.resample), mean \(c.image.mean), std \(c.image.std)")
+    }
+
+    static func tokenize(_ o: Options) throws {
+        let model = try BLIP2Model(path: try ModelLocation.resolve(o.model))
+        if o.decode {
+            guard !o.positional.isEmpty else { throw UsageError("--decode needs token ids") }
+            let ids = try o.positional.map { s -> Int in
+                guard let id = Int(s), id >= 0 else { throw UsageError("\(s) is not a token id") }
+                return id
+            }
+            print(model.tokenizer.decode(ids))
+        } else {
+            guard o.positional.count == 1 else { throw UsageError("tokenize takes one text (quote it)") }
+            print(model.tokenizer.encode(o.positional[0]).map(String.init).joined(separator: " "))
+        }
+    }
+
+    static func preprocess(_ o: Options) throws {
+        guard o.positional.count == 1 else { throw UsageError("preprocess takes one image") }
+        guard let out = o.out else { throw UsageError("preprocess needs --out FILE") }
+        let model = try BLIP2Model(path: try ModelLocation.resolve(o.model))
+        let pixels = model.imageProcessor.pixelValues(try ImageInput.read(o.positional[0]))
+        let data = pixels.withUnsafeBufferPointer { Data(buffer: $0) } // little-endian on every platform we build for
+        do {
+            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+        } catch {
+            throw FileError.cannotWrite(path: out, reason: "could not write the file")
+        }
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// Reading an image argument: a path, or - for standard input.
+enum ImageInput {
+    /// Far above any PPM we accept (RGBImage.maxPixels at 16 bits), so a runaway stream stops.
+    static let maxBytes = 700 << 20
+
+    static func read(_ argument: String) throws -> RGBImage {
+        let bytes: [UInt8]
+        if argument == "-" {
+            bytes = try readAll(FileHandle.standardInput, name: "standard input")
+        } else {
+            guard let h = FileHandle(forReadingAtPath: argument) else {
+                throw FileError.cannotOpen(path: argument, reason: FileManager.default.fileExists(atPath: argument) ? "permission denied or not a file" : "no such file")
+            }
+            defer { try? h.close() }
+            bytes = try readAll(h, name: argument)
+        }
+        do {
+            return try PNMReader.read(bytes)
+        } catch {
+            throw ImageFileError(name: argument == "-" ? "standard input" : argument, error: error)
+        }
+    }
+
+    static func readAll(_ h: FileHandle, name: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        while true {
+            let chunk: Data?
+            do { chunk = try h.read(upToCount: 1 << 20) } catch {
+                throw FileError.readFailed(path: name, reason: "\(error.localizedDescription)")
+            }
+            guard let chunk, !chunk.isEmpty else { break }
+            out.append(contentsOf: chunk)
+            if out.count > maxBytes { throw FileError.readFailed(path: name, reason: "larger than \(maxBytes >> 20) MiB: not an image we accept") }
+        }
+        return out
+    }
+
+    struct ImageFileError: Error, CustomStringConvertible {
+        let name: String
+        let error: ImageError
+        var description: String { "\(name): \(error)" }
+    }
+}
+
+/// A one-line status on a terminal, rewritten in place.
+struct Progress {
+    let enabled: Bool
+    func show(_ s: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(s)...".utf8))
+    }
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
