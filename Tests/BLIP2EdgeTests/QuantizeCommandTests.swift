@@ -6,30 +6,9 @@ import XCTest
 final class QuantizeCommandTests: XCTestCase {
     let dir = TemporaryDirectory()
 
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
+    static var binary: URL { Bundle.main.bundleURL.appendingPathComponent("blip2-quantize") }
 
-    /// The executable sits beside the test bundle in SwiftPM's build folder.
-    static var binary: URL {
-        Bundle.main.bundleURL.appendingPathComponent("blip2-quantize")
-    }
-
-    func run(_ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String]) throws -> CommandRun { try CommandRun(Self.binary, args) }
 
     func testConvertsAndInspects() throws {
         let out = dir.file("tiny.q4")

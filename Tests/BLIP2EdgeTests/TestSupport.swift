@@ -90,3 +90,30 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// One run of one of our executables (built beside the test bundle by SwiftPM).
+struct CommandRun {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    init(_ binary: URL, _ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        status = p.terminationStatus
+        stdout = String(decoding: o, as: UTF8.self)
+        stderr = String(decoding: e, as: UTF8.self)
+    }
+}
