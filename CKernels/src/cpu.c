@@ -26,11 +26,21 @@ static int x86_has_avx2_fma_f16c(void) {
 }
 #endif
 
-#if defined(CK_ARM64)
+#if defined(CK_ARM64) && defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20)
 #endif
+static int arm_has_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
+#elif defined(CK_ARM64) && defined(__APPLE__)
+#include <sys/sysctl.h>
+static int arm_has_dotprod(void) {
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v;
+}
+#elif defined(CK_ARM64)
+static int arm_has_dotprod(void) { return 0; } // no way to ask: stay on ARMv8.0 NEON
 #endif
 
 int ck_cpu_supports(ck_variant v) {
@@ -41,7 +51,7 @@ int ck_cpu_supports(ck_variant v) {
 #endif
 #if defined(CK_ARM64)
     case CK_VARIANT_NEON: return 1;
-    case CK_VARIANT_NEONDOT: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    case CK_VARIANT_NEONDOT: return arm_has_dotprod();
 #endif
     default: return 0;
     }
@@ -118,11 +128,13 @@ int ck_set_variant(ck_variant v) {
 }
 
 int ck_cpu_count(void) {
-    cpu_set_t set;
+#if defined(__linux__)
+    cpu_set_t set; // honours taskset and container CPU limits
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         int n = CPU_COUNT(&set);
         if (n > 0) return n;
     }
+#endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
