@@ -19,6 +19,7 @@ let package = Package(
         .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge"], path: "Sources/blip2-quantize"),
         .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge"], path: "Sources/BLIP2EdgeC", exclude: ["include"]),
         .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge"], path: "Sources/blip2-edge"),
+        .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge"], path: "Sources/blip2-bench"),
         .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),
     ]
 )

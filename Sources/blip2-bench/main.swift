@@ -1,0 +1,104 @@
+import BLIP2Edge
+import Foundation
+
+/// Benchmarks and measurements that are not tests: they report numbers for BENCHMARKS.md.
+///   blip2-bench tokenizer --model F [--words N]      encode time per word of a long prompt
+///   blip2-bench quality --reference A --candidate B IMAGE [--tokens N] [--threads N]
+///       KL divergence and same-top-token rate of B's next-token distributions against A's,
+///       teacher-forced over the tokens A generates greedily (llama.cpp's perplexity metrics)
+let usage = """
+usage: blip2-bench tokenizer --model FILE [--words N] [--runs N]
+       blip2-bench quality --reference FILE --candidate FILE IMAGE [--tokens N] [--threads N]
+"""
+
+func fail(_ m: String, _ code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("blip2-bench: \(m)\n".utf8))
+    exit(code)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let command = args.first else { fail(usage) }
+args.removeFirst()
+var options: [String: String] = [:]
+var positional: [String] = []
+var i = 0
+while i < args.count {
+    if args[i].hasPrefix("--") {
+        guard i + 1 < args.count else { fail("\(args[i]) needs a value") }
+        options[String(args[i].dropFirst(2))] = args[i + 1]
+        i += 2
+    } else {
+        positional.append(args[i])
+        i += 1
+    }
+}
+@MainActor func intOption(_ name: String, _ d: Int) -> Int {
+    guard let v = options[name] else { return d }
+    guard let n = Int(v), n > 0 else { fail("--\(name) wants a positive number") }
+    return n
+}
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+do {
+    switch command {
+    case "tokenizer":
+        guard let path = options["model"] else { fail("tokenizer needs --model") }
+        let model = try BLIP2Model(path: path)
+        let words = intOption("words", 1000), runs = intOption("runs", 21)
+        // Prose with questions, digits and punctuation: the kinds of text prompts carry.
+        let vocabulary = ["the", "cat", "is", "sitting", "on", "a", "red", "couch", "next", "to", "two", "dogs,", "while",
+                          "Question:", "what", "colour", "are", "their", "collars?", "Answer:", "1,024", "photographs",
+                          "of", "Zürich", "at", "night;", "it's", "3.14", "(maybe)", "unbelievably", "crowded!"]
+        var rng = SystemRandomNumberGenerator()
+        let text = (0..<words).map { _ in vocabulary.randomElement(using: &rng)! }.joined(separator: " ")
+        var times: [Double] = []
+        var tokens = 0
+        for _ in 0..<runs {
+            let t = now()
+            tokens = model.tokenizer.encode(text).count
+            times.append(now() - t)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        print(String(format: "tokenizer: %d words -> %d tokens; median %.3f ms (%.2f us/word) over %d runs",
+                     words, tokens, median * 1e3, median / Double(words) * 1e6, runs))
+    case "quality":
+        guard let refPath = options["reference"], let candPath = options["candidate"], positional.count == 1 else {
+            fail("quality needs --reference, --candidate and an image")
+        }
+        let steps = intOption("tokens", 20), threads = options["threads"].flatMap(Int.init) ?? 0
+        let image = try PNMReader.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: positional[0]))))
+        var greedy = GenerationParameters.greedy(maxNewTokens: steps)
+        greedy.minNewTokens = steps
+        // The reference picks the tokens; both then score the same sequence.
+        let reference = try Session(model: try BLIP2Model(path: refPath), threads: threads)
+        let tokens = try reference.generate(image: image, parameters: greedy).tokens
+        let refLogits = try reference.prefixLogits(promptTokens: tokens)
+        let prefix = reference.model.config.queryTokenCount + 1
+        let vocab = reference.model.config.text.vocabSize
+        let candidate = try Session(model: try BLIP2Model(path: candPath), threads: threads)
+        try candidate.encode(pixels: candidate.model.imageProcessor.pixelValues(image))
+        let candLogits = try candidate.prefixLogits(promptTokens: tokens)
+        var kl = [Double](), same = 0
+        // Position p predicts token p + 1; the generated tokens are predicted from prefix - 1 on.
+        for p in (prefix - 1)..<(prefix - 1 + tokens.count) {
+            let a = refLogits[(p * vocab)..<((p + 1) * vocab)], b = candLogits[(p * vocab)..<((p + 1) * vocab)]
+            func logSoftmax(_ x: ArraySlice<Float>) -> [Double] {
+                let m = Double(x.max() ?? 0)
+                let lse = m + log(x.reduce(0.0) { $0 + exp(Double($1) - m) })
+                return x.map { Double($0) - lse }
+            }
+            let la = logSoftmax(a), lb = logSoftmax(b)
+            kl.append(zip(la, lb).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) })
+            if la.indices.max(by: { la[$0] < la[$1] }) == lb.indices.max(by: { lb[$0] < lb[$1] }) { same += 1 }
+        }
+        let meanKL = kl.reduce(0, +) / Double(kl.count)
+        print(String(format: "quality: %@ vs %@ over %d steps: mean KL %.5f (max %.5f), same top token %.1f%%",
+                     (candPath as NSString).lastPathComponent, (refPath as NSString).lastPathComponent, kl.count, meanKL,
+                     kl.max() ?? 0, 100 * Double(same) / Double(kl.count)))
+    default:
+        fail(usage)
+    }
+} catch {
+    fail("\(error)", 1)
+}
