@@ -46,8 +46,9 @@ struct Generator {
         var sequence = prefixIds
         sequence.reserveCapacity(prefixIds.count + parameters.maxNewTokens)
         var generated: [Int] = []
+        let caches = [cache] // built once: the loop below allocates nothing per token
         var t = Self.now()
-        try model.forward(prefix, count: prefixIds.count, cache: cache, logits: logits.pointer, pool: pool)
+        try model.forward(prefix, caches: caches, rowsPerCache: prefixIds.count, logits: logits.pointer, allRows: false, pool: pool)
         clock.prefill = Self.now() - t
         t = Self.now()
         defer { clock.decode = Self.now() - t }
@@ -60,7 +61,7 @@ struct Generator {
             if isCancelled() { throw RuntimeError.cancelled }
             if eosTokens.contains(token) || generated.count == parameters.maxNewTokens { break }
             model.embed(token: token, into: embedding.pointer)
-            try model.forward(embedding.const, count: 1, cache: cache, logits: logits.pointer, pool: pool)
+            try model.forward(embedding.const, caches: caches, rowsPerCache: 1, logits: logits.pointer, allRows: false, pool: pool)
             clock.steps += 1
         }
         return generated

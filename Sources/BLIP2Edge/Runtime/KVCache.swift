@@ -1,28 +1,60 @@
+import CKernels
+
 /// Keys and values of every OPT layer for one sequence, [capacity, hidden] per layer, with
-/// the number of positions filled. Sized once; beams copy from one another in place.
+/// the number of positions filled. Stored as F32, or F16 to halve its memory (the attention
+/// kernel reads either). Sized once; beams copy from one another in place.
 final class KVCache {
     let capacity: Int
     let width: Int
-    let keys: [Buffer]
-    let values: [Buffer]
+    let halfPrecision: Bool
+    private let keys: [UnsafeMutableRawPointer]
+    private let values: [UnsafeMutableRawPointer]
     var length = 0
 
-    init(layers: Int, capacity: Int, width: Int) {
+    init(layers: Int, capacity: Int, width: Int, halfPrecision: Bool) {
         self.capacity = capacity
         self.width = width
-        keys = (0..<layers).map { _ in Buffer(capacity * width) }
-        values = (0..<layers).map { _ in Buffer(capacity * width) }
+        self.halfPrecision = halfPrecision
+        let bytes = max(1, capacity * width * (halfPrecision ? 2 : 4))
+        keys = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+        values = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+    }
+
+    deinit {
+        keys.forEach { $0.deallocate() }
+        values.forEach { $0.deallocate() }
+    }
+
+    var elementBytes: Int { halfPrecision ? 2 : 4 }
+    var kernelType: ck_type { halfPrecision ? CK_TYPE_F16 : CK_TYPE_F32 }
+    var byteCount: Int { 2 * keys.count * capacity * width * elementBytes }
+
+    func keys(layer: Int) -> UnsafeRawPointer { UnsafeRawPointer(keys[layer]) }
+    func values(layer: Int) -> UnsafeRawPointer { UnsafeRawPointer(values[layer]) }
+
+    /// Stores `rows` rows of keys and values (F32) at positions length..<length + rows.
+    func append(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
+        let offset = length * width * elementBytes
+        let n = rows * width
+        if halfPrecision {
+            ck_fp32_to_fp16_row(k, (keys[layer] + offset).assumingMemoryBound(to: UInt16.self), n)
+            ck_fp32_to_fp16_row(v, (values[layer] + offset).assumingMemoryBound(to: UInt16.self), n)
+        } else {
+            (keys[layer] + offset).copyMemory(from: k, byteCount: n * 4)
+            (values[layer] + offset).copyMemory(from: v, byteCount: n * 4)
+        }
     }
 
     /// Becomes a copy of `other` (positions `from..<other.length` only: the caller knows
     /// the positions before `from` are already equal, as a shared prompt is).
     func copy(from other: KVCache, from start: Int = 0) {
-        precondition(other.width == width && other.length <= capacity)
-        let n = (other.length - start) * width
+        precondition(other.width == width && other.length <= capacity && other.halfPrecision == halfPrecision)
+        let offset = start * width * elementBytes
+        let n = (other.length - start) * width * elementBytes
         if n > 0 {
             for l in keys.indices {
-                (keys[l].pointer + start * width).update(from: other.keys[l].pointer + start * width, count: n)
-                (values[l].pointer + start * width).update(from: other.values[l].pointer + start * width, count: n)
+                (keys[l] + offset).copyMemory(from: other.keys[l] + offset, byteCount: n)
+                (values[l] + offset).copyMemory(from: other.values[l] + offset, byteCount: n)
             }
         }
         length = other.length

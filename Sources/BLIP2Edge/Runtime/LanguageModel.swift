@@ -18,7 +18,9 @@ final class LanguageModel {
     let finalNorm: LayerNorm
     let maxBatch: Int
 
-    private let x, h, q, context, ffn: Buffer
+    private let x, h, q, k, context, ffn: Buffer
+    /// Store keys and values in F16 (half the memory; see `Session.lowRAM`).
+    var halfPrecisionCache = false
 
     /// `maxBatch`: the most rows one call runs (the prefix, or one token per beam).
     init(_ model: ModelFile, maxBatch: Int) {
@@ -41,6 +43,7 @@ final class LanguageModel {
         x = Buffer(maxBatch * d)
         h = Buffer(maxBatch * d)
         q = Buffer(maxBatch * d)
+        k = Buffer(maxBatch * d)
         context = Buffer(maxBatch * d)
         ffn = Buffer(maxBatch * c.ffnDim)
     }
@@ -48,7 +51,8 @@ final class LanguageModel {
     var vocabSize: Int { config.vocabSize }
 
     func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.layerCount, capacity: min(capacity, config.maxPositionEmbeddings), width: config.hiddenSize)
+        KVCache(layers: config.layerCount, capacity: min(capacity, config.maxPositionEmbeddings), width: config.hiddenSize,
+                halfPrecision: halfPrecisionCache)
     }
 
     /// The embedding of a token id (a dequantized row of the tied embedding).
@@ -62,7 +66,7 @@ final class LanguageModel {
     /// `allRows` (`logits` must then hold count x vocab).
     func forward(_ inputs: UnsafePointer<Float>, count: Int, cache: KVCache, logits: UnsafeMutablePointer<Float>,
                  allRows: Bool = false, pool: ThreadPool) throws {
-        try forward(inputs, caches: Array(repeating: cache, count: 1), rowsPerCache: count, logits: logits, allRows: allRows, pool: pool)
+        try forward(inputs, caches: [cache], rowsPerCache: count, logits: logits, allRows: allRows, pool: pool)
     }
 
     /// One token for each of several sequences (beams), as one batch: the weights are read
@@ -72,8 +76,8 @@ final class LanguageModel {
     }
 
     /// Rows are grouped by sequence: rows [i * rowsPerCache, (i + 1) * rowsPerCache) belong to
-    /// caches[i] and take its next positions.
-    private func forward(_ inputs: UnsafePointer<Float>, caches: [KVCache], rowsPerCache: Int, logits: UnsafeMutablePointer<Float>,
+    /// caches[i] and take its next positions. Allocates nothing.
+    func forward(_ inputs: UnsafePointer<Float>, caches: [KVCache], rowsPerCache: Int, logits: UnsafeMutablePointer<Float>,
                          allRows: Bool, pool: ThreadPool) throws {
         let d = config.hiddenSize
         let count = caches.count * rowsPerCache
@@ -91,18 +95,16 @@ final class LanguageModel {
         for (l, b) in blocks.enumerated() {
             b.attentionNorm(x.const, rows: count, dim: d, into: h.pointer)
             try b.q(h.const, rows: count, into: q.pointer, pool: pool)
-            try b.k(h.const, rows: count, into: context.pointer, pool: pool)
-            for (i, cache) in caches.enumerated() {
-                (cache.keys[l].pointer + cache.length * d).update(from: context.pointer + i * rowsPerCache * d, count: rowsPerCache * d)
-            }
+            try b.k(h.const, rows: count, into: k.pointer, pool: pool)
             try b.v(h.const, rows: count, into: context.pointer, pool: pool)
             for (i, cache) in caches.enumerated() {
-                (cache.values[l].pointer + cache.length * d).update(from: context.pointer + i * rowsPerCache * d, count: rowsPerCache * d)
+                cache.append(layer: l, keys: k.const + i * rowsPerCache * d, values: context.const + i * rowsPerCache * d,
+                             rows: rowsPerCache)
             }
             for (i, cache) in caches.enumerated() {
                 var params = ck_attention_params(
-                    q: q.const + i * rowsPerCache * d, ldq: Int32(d), k: UnsafeRawPointer(cache.keys[l].pointer), ldk: Int32(d),
-                    v: UnsafeRawPointer(cache.values[l].pointer), ldv: Int32(d), kv_type: CK_TYPE_F32,
+                    q: q.const + i * rowsPerCache * d, ldq: Int32(d), k: cache.keys(layer: l), ldk: Int32(d),
+                    v: cache.values(layer: l), ldv: Int32(d), kv_type: cache.kernelType,
                     o: context.pointer + i * rowsPerCache * d, ldo: Int32(d), n_q: Int32(rowsPerCache),
                     n_kv: Int32(cache.length + rowsPerCache), n_heads: Int32(config.headCount), head_dim: Int32(headDim),
                     scale: 1 / Float(headDim).squareRoot(), mask: nil, causal: 1)

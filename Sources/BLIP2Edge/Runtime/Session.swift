@@ -3,7 +3,7 @@ import Foundation
 /// A model's working state for one thread: the towers' scratch buffers and a thread pool,
 /// sized once. The weights are shared; make one session per thread that runs the model.
 /// A session is not itself thread-safe, except `cancel()`, which any thread may call.
-public final class Session {
+public final class Session: @unchecked Sendable {
     public let model: BLIP2Model
     let pool: ThreadPool
     let vision: VisionEncoder
@@ -12,8 +12,11 @@ public final class Session {
     private let imageEmbeddings: Buffer
     private let projected: Buffer
     private let cancelled = CancellationFlag()
-    /// Release the vision tower's pages once an image is encoded (see `releaseVisionWeights`).
-    public var lowRAM = false
+    /// Bound resident memory: release the vision tower's pages once an image is encoded (see
+    /// `releaseVisionWeights`) and keep the KV cache in F16.
+    public var lowRAM = false {
+        didSet { language.halfPrecisionCache = lowRAM }
+    }
 
     /// `maxPromptTokens` bounds the text after the image (BOS and prompt), `maxBeams` the
     /// beams of one search.
