@@ -61,9 +61,7 @@ public struct Converter {
                 if required { throw ConversionError.missingSidecar(path: path) }
                 return nil
             }
-            do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw FileError.readFailed(path: path, reason: "could not read the file")
-            }
+            return try SmallFile.read(path)
         }
         let configJSON = try sidecar("config.json", required: true) ?? Data()
         let preprocessorJSON = try sidecar("preprocessor_config.json", required: true) ?? Data()

@@ -82,12 +82,7 @@ public struct Checkpoint: Sendable {
     /// names in the index's folder: an index cannot point us elsewhere on the disk.
     private static func shards(fromIndex indexPath: String) throws -> [String] {
         struct Index: Decodable { let weight_map: [String: String] }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: indexPath))
-        } catch {
-            throw FileError.readFailed(path: indexPath, reason: error.localizedDescription)
-        }
+        let data = try SmallFile.read(indexPath)
         let index: Index
         do {
             index = try JSONDecoder().decode(Index.self, from: data)

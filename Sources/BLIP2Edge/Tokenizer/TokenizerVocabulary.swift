@@ -57,11 +57,7 @@ extension TokenizerVocabulary {
     public init(directory: String) throws {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
-        func read(_ name: String) throws -> Data {
-            do { return try Data(contentsOf: URL(fileURLWithPath: path(name))) } catch {
-                throw FileError.readFailed(path: path(name), reason: "could not read the file")
-            }
-        }
+        func read(_ name: String) throws -> Data { try SmallFile.read(path(name)) }
         func json<T: Decodable>(_ name: String, as _: T.Type) throws -> T {
             do { return try JSONDecoder().decode(T.self, from: try read(name)) } catch let e as FileError { throw e } catch {
                 throw TokenizerFileError.invalid(file: path(name), reason: "not the JSON this file should hold")

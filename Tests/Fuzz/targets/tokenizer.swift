@@ -1,0 +1,26 @@
+import Foundation
+@testable import BLIP2Edge
+
+/// A GPT-2-sized tokenizer (50k merges) on arbitrary text, and decoding of arbitrary ids
+/// (negative, beyond the vocabulary, special).
+let fuzzTokenizer: Tokenizer = {
+    let dir = ProcessInfo.processInfo.environment["FUZZ_VOCABULARY"] ?? "Tests/Fixtures/gpt2-sized-tokenizer"
+    guard let v = try? TokenizerVocabulary(directory: dir), let t = try? Tokenizer(vocabulary: v) else {
+        fatalError("fuzz-tokenizer: cannot load the vocabulary at \(dir) (set FUZZ_VOCABULARY)")
+    }
+    return t
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    _ = fuzzTokenizer.encode(String(decoding: bytes, as: UTF8.self))
+    var ids: [Int] = []
+    var i = 0
+    while i + 3 < size {
+        ids.append(Int(Int32(bitPattern: UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24)) % 60_000)
+        i += 4
+    }
+    _ = fuzzTokenizer.decode(ids)
+    return 0
+}
