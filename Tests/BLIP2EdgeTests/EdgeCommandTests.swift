@@ -131,3 +131,34 @@ final class EdgeCommandTests: XCTestCase {
         XCTAssertEqual(try run([]).status, 2)
     }
 }
+
+/// Faults: a model file truncated while mapped (another process rewrites it in place).
+final class EdgeFaultTests: XCTestCase {
+    func testModelTruncatedWhileInUseIsReportedNotACrash() throws {
+        let dir = TemporaryDirectory()
+        let model = dir.file("m.gguf")
+        try Converter(plan: QuantizationPlan(fileType: .f32)).convert(input: Fixtures.path("tiny-a"), output: model)
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: model)[.size] as? Int)
+        let p = Process()
+        p.executableURL = EdgeCommandTests.binary
+        p.arguments = ["caption", "-", "--model", model, "--greedy", "--max-tokens", "3"]
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        // The model is mapped and parsed before the image is read from standard input; the
+        // weights' pages are first touched after it arrives.
+        Thread.sleep(forTimeInterval: 1.0)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: model))
+        try h.truncate(atOffset: UInt64(size / 8))
+        try h.close()
+        input.fileHandleForWriting.write(Data("P6 2 2 255\n".utf8) + Data(repeating: 128, count: 12))
+        try input.fileHandleForWriting.close()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "killed by a signal instead of reporting it: \(message)")
+        XCTAssertEqual(p.terminationStatus, 1)
+        XCTAssertTrue(message.contains("truncated or changed while in use"), message)
+    }
+}

@@ -21,6 +21,13 @@ public final class Session: @unchecked Sendable {
     /// `maxPromptTokens` bounds the text after the image (BOS and prompt), `maxBeams` the
     /// beams of one search.
     public init(model: BLIP2Model, threads: Int = 0, maxPromptTokens: Int = 256, maxBeams: Int = 8) throws {
+        // Sizes come from the file: refuse what the machine cannot hold rather than crash
+        // in an allocation.
+        let needed = Self.workingBytes(model.config, maxPromptTokens: maxPromptTokens, maxBeams: maxBeams)
+        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        guard needed <= available else {
+            throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
+        }
         self.model = model
         pool = try ThreadPool(threads: threads)
         vision = VisionEncoder(model.file)
@@ -32,6 +39,16 @@ public final class Session: @unchecked Sendable {
     }
 
     public var threads: Int { pool.size }
+
+    /// Scratch a session allocates up front, in bytes (the KV cache comes per generation).
+    static func workingBytes(_ c: BLIP2Config, maxPromptTokens: Int, maxBeams: Int) -> Int {
+        let v = c.vision, q = c.qformer, t = c.text
+        let vision = v.tokenCount * (4 * v.hiddenSize + 3 * v.hiddenSize + v.intermediateSize) + v.tokenCount * 3 * v.patchSize * v.patchSize
+        let qformer = c.queryTokenCount * (6 * q.hiddenSize + q.intermediateSize) + 2 * v.tokenCount * q.hiddenSize
+        let rows = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
+        let language = rows * (5 * t.hiddenSize + t.ffnDim)
+        return 4 * (vision + qformer + language + c.queryTokenCount * t.hiddenSize)
+    }
 
     /// Stops a generation running on another thread at its next token.
     public func cancel() { cancelled.set(true) }
