@@ -71,7 +71,7 @@ final class QuantizationTests: XCTestCase {
     /// SIMD and reference agree on a large mixed sample: magnitudes from 1e-30 to 1e30,
     /// ties, zeros, subnormal scales.
     func testDispatchedQuantizersEqualReferenceOnMixedData() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SplitMix(seed: 42)
         let n = 1 << 16
         let x: [Float] = (0..<n).map { i in
             let u = Float(rng.next() % 1_000_000) / 500_000 - 1
