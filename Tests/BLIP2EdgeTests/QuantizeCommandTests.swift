@@ -73,15 +73,67 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("--tensor-type"))
     }
 
-    /// SIGTERM during a conversion leaves no temporary file (the tiny model converts in
-    /// milliseconds, so the signal may land before, during or after the writing).
+    /// A checkpoint slow enough to interrupt: tiny-a with a 1,000,000-row token embedding
+    /// (256 MB of F32 zeros, stored sparsely, so the test costs no disk).
+    func slowCheckpoint() throws -> String {
+        let d = dir.file("slow")
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-a"), toPath: d)
+        let configPath = d + "/config.json"
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
+        var text = try XCTUnwrap(config["text_config"] as? [String: Any])
+        let rows = 1_000_000, width = try XCTUnwrap(text["hidden_size"] as? Int)
+        text["vocab_size"] = rows
+        config["text_config"] = text
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        // Rewrite model.safetensors with the big embedding last, as a hole in a sparse file.
+        let original = try SafetensorsFile(path: d + "/model.safetensors")
+        let name = "language_model.model.decoder.embed_tokens.weight"
+        var entries: [String] = []
+        var blobs: [[UInt8]] = []
+        var offset = 0
+        for t in original.tensors where t.name != name {
+            var b = [UInt8](repeating: 0, count: t.byteCount)
+            try b.withUnsafeMutableBytes { try original.read(at: t.fileOffset, into: $0) }
+            entries.append("\"\(t.name)\":{\"dtype\":\"F32\",\"shape\":\(t.shape),\"data_offsets\":[\(offset),\(offset + b.count)]}")
+            blobs.append(b)
+            offset += b.count
+        }
+        let big = rows * width * 4
+        entries.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(rows),\(width)],\"data_offsets\":[\(offset),\(offset + big)]}")
+        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
+        bytes += header
+        for b in blobs { bytes += b }
+        let path = d + "/model.safetensors"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.truncate(atOffset: UInt64(bytes.count + big))
+        try h.close()
+        return d
+    }
+
+    /// SIGTERM and SIGINT in the middle of writing leave neither the output nor the
+    /// temporary file, and the process dies of the signal as it should.
     func testInterruptedConversionLeavesNothing() throws {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = [Fixtures.path("tiny-a"), dir.file("out.gguf"), "--threads", "1", "--type", "f16"]
-        try p.run()
-        p.terminate()
-        p.waitUntilExit()
-        XCTAssertEqual(dir.contents.filter { $0.contains(".partial-") }, [], "a temporary file survived the signal")
+        let input = try slowCheckpoint()
+        for signal in [SIGTERM, SIGINT] {
+            let outDir = TemporaryDirectory()
+            let p = Process()
+            p.executableURL = Self.binary
+            p.arguments = [input, outDir.file("out.gguf"), "--threads", "1", "--type", "q8_0"]
+            p.standardOutput = Pipe()
+            try p.run()
+            // Wait until the temporary file exists, then interrupt.
+            let deadline = Date().addingTimeInterval(30)
+            while !outDir.contents.contains(where: { $0.contains(".partial-") }) && p.isRunning && Date() < deadline {
+                usleep(1000)
+            }
+            XCTAssertTrue(p.isRunning, "the conversion finished before it could be interrupted")
+            kill(p.processIdentifier, signal)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+            XCTAssertEqual(outDir.contents, [], "signal \(signal) left files behind")
+        }
     }
 }
