@@ -211,3 +211,34 @@ final class ConverterTests: XCTestCase {
         }
     }
 }
+
+/// Checkpoints saved by transformers 4 store the vision attention biases as q_bias/v_bias.
+final class LegacyCheckpointTests: XCTestCase {
+    func testQAndVBiasesBecomeTheFusedQKVBias() throws {
+        let dir = TemporaryDirectory()
+        let legacy = try dir.copy(fixture: "tiny-a", as: "tiny-a")
+        let original = try SafetensorsFile(path: Fixtures.path("tiny-a/model.safetensors"))
+        var tensors: [(String, String, [Int], [UInt8])] = []
+        var split = 0
+        for t in original.tensors {
+            var b = [UInt8](repeating: 0, count: t.byteCount)
+            try b.withUnsafeMutableBytes { try original.read(at: t.fileOffset, into: $0) }
+            if t.name.hasSuffix("self_attn.qkv.bias") {
+                let third = b.count / 3
+                XCTAssertTrue(b[third..<(2 * third)].allSatisfy { $0 == 0 }, "the k part of \(t.name) is not zero")
+                let prefix = String(t.name.dropLast("qkv.bias".count))
+                tensors.append((prefix + "q_bias", "F32", [t.shape[0] / 3], Array(b[0..<third])))
+                tensors.append((prefix + "v_bias", "F32", [t.shape[0] / 3], Array(b[(2 * third)...])))
+                split += 1
+            } else {
+                tensors.append((t.name, "F32", t.shape, b))
+            }
+        }
+        XCTAssertEqual(split, 2)
+        try SafetensorsBuilder(tensors: tensors).write(to: legacy + "/model.safetensors")
+        let a = dir.file("a.gguf"), b = dir.file("b.gguf")
+        try Converter(plan: QuantizationPlan(fileType: .q4_0)).convert(input: Fixtures.path("tiny-a"), output: a)
+        try Converter(plan: QuantizationPlan(fileType: .q4_0)).convert(input: legacy, output: b)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+}

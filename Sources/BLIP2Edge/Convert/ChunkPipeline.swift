@@ -6,14 +6,16 @@ import Dispatch
 /// Reads chunks on a background thread into two alternating buffers.
 final class ChunkReader: @unchecked Sendable {
     private let files: [SafetensorsFile]
+    private let assembled: [Int: [Float]]
     private let buffers: [UnsafeMutableRawBufferPointer]
     private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
     private var failures: [Error?] = [nil, nil]
     private var pending = [false, false]
     private let queue = DispatchQueue(label: "blip2-quantize.reader")
 
-    init(files: [SafetensorsFile], bufferBytes: Int) {
+    init(files: [SafetensorsFile], assembled: [Int: [Float]], bufferBytes: Int) {
         self.files = files
+        self.assembled = assembled
         buffers = (0..<2).map { _ in .allocate(byteCount: max(1, bufferBytes), alignment: 64) }
     }
 
@@ -26,7 +28,12 @@ final class ChunkReader: @unchecked Sendable {
         pending[slot] = true
         queue.async { [self] in
             do {
-                try files[chunk.file].read(at: chunk.fileOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffers[slot][0..<chunk.inputBytes]))
+                let target = UnsafeMutableRawBufferPointer(rebasing: buffers[slot][0..<chunk.inputBytes])
+                if chunk.file < 0, let values = assembled[chunk.tensor] {
+                    values.withUnsafeBytes { target.copyMemory(from: $0) }
+                } else {
+                    try files[chunk.file].read(at: chunk.fileOffset, into: target)
+                }
                 failures[slot] = nil
             } catch {
                 failures[slot] = error

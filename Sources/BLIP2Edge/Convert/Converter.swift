@@ -51,6 +51,9 @@ public struct Converter {
         public let specs: [TensorSpec]
         public let tensors: [GGUFTensorPlan]
         public let metadata: GGUFMetadata
+        /// F32 data of tensors assembled from others rather than read as they are, by tensor
+        /// index (the fused qkv bias of checkpoints that store q_bias and v_bias).
+        let assembled: [Int: [Float]]
     }
 
     public func prepare(input: String) throws -> Prepared {
@@ -74,11 +77,22 @@ public struct Converter {
         }
 
         let specs = config.tensorSpecs
-        let expected = Set(specs.map(\.name))
+        var expected = Set(specs.map(\.name))
+        var assembled: [Int: [Float]] = [:]
+        for (i, spec) in specs.enumerated() where checkpoint.tensors[spec.name] == nil {
+            if let bias = try Self.legacyQKVBias(spec, in: checkpoint) {
+                assembled[i] = bias.values
+                expected.formUnion(bias.sources)
+            }
+        }
         let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Config.isIgnorable($0) }.sorted()
         guard unexpected.isEmpty else { throw ConversionError.unexpectedTensors(names: unexpected) }
         var tensors: [GGUFTensorPlan] = []
-        for spec in specs {
+        for (i, spec) in specs.enumerated() {
+            if assembled[i] != nil {
+                tensors.append(GGUFTensorPlan(name: TensorNames.gguf(spec.name), type: try plan.type(for: spec), shape: spec.shape))
+                continue
+            }
             guard let found = checkpoint.tensors[spec.name]?.tensor else { throw ConversionError.missingTensor(name: spec.name) }
             guard found.shape == spec.shape else {
                 throw ConversionError.shapeMismatch(name: spec.name, expected: spec.shape, found: found.shape)
@@ -99,7 +113,34 @@ public struct Converter {
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
         for (k, v) in vocabulary.metadata.entries { metadata.set(k, v) }
         return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, specs: specs,
-                        tensors: tensors, metadata: metadata)
+                        tensors: tensors, metadata: metadata, assembled: assembled)
+    }
+
+    /// Checkpoints saved by transformers 4 hold the vision attention's biases as separate
+    /// `q_bias` and `v_bias`; transformers 5 (and our files) hold `qkv.bias` = q | 0 | v.
+    static func legacyQKVBias(_ spec: TensorSpec, in checkpoint: Checkpoint) throws -> (values: [Float], sources: [String])? {
+        guard spec.name.hasSuffix(".self_attn.qkv.bias") else { return nil }
+        let prefix = String(spec.name.dropLast("qkv.bias".count))
+        guard let q = checkpoint.tensors[prefix + "q_bias"], let v = checkpoint.tensors[prefix + "v_bias"] else { return nil }
+        let width = spec.shape[0] / 3
+        for (name, t) in [(prefix + "q_bias", q.tensor), (prefix + "v_bias", v.tensor)] {
+            guard t.shape == [width] else { throw ConversionError.shapeMismatch(name: name, expected: [width], found: t.shape) }
+            guard t.dtype.isConvertible else { throw ConversionError.unsupportedDType(name: name, dtype: t.dtype.rawValue) }
+        }
+        func floats(_ entry: (file: Int, tensor: SafetensorsTensor)) throws -> [Float] {
+            var raw = [UInt8](repeating: 0, count: entry.tensor.byteCount)
+            try raw.withUnsafeMutableBytes { try checkpoint.files[entry.file].read(at: entry.tensor.fileOffset, into: $0) }
+            var out = [Float](repeating: 0, count: width)
+            raw.withUnsafeBytes { b in
+                switch entry.tensor.dtype {
+                case .f16: ck_fp16_to_fp32_row(b.bindMemory(to: UInt16.self).baseAddress!, &out, width)
+                case .bf16: ck_bf16_to_f32(b.bindMemory(to: UInt16.self).baseAddress!, &out, width)
+                default: out = Array(b.bindMemory(to: Float.self))
+                }
+            }
+            return out
+        }
+        return (try floats(q) + [Float](repeating: 0, count: width) + floats(v), [prefix + "q_bias", prefix + "v_bias"])
     }
 
     /// llama.cpp's `general.file_type` numbers (ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0).
@@ -125,7 +166,7 @@ public struct Converter {
         let maxInput = chunks.map(\.inputBytes).max() ?? 0
         let maxFloats = chunks.map { $0.rows * $0.rowLength }.max() ?? 0
         let maxOutput = chunks.map { $0.rows * (prepared.tensors[$0.tensor].type.rowBytes($0.rowLength) ?? 0) }.max() ?? 0
-        let reader = ChunkReader(files: prepared.checkpoint.files, bufferBytes: maxInput)
+        let reader = ChunkReader(files: prepared.checkpoint.files, assembled: prepared.assembled, bufferBytes: maxInput)
         let writer = ChunkWriter(out: out, bufferBytes: maxOutput)
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxFloats))
         defer { floats.deallocate() }
@@ -177,7 +218,8 @@ public struct Converter {
         return summary
     }
 
-    /// A run of whole rows of one tensor, read and converted as a unit.
+    /// A run of whole rows of one tensor, read and converted as a unit (`file` -1: from
+    /// `Prepared.assembled`).
     struct Chunk {
         let tensor: Int
         let file: Int
@@ -193,6 +235,12 @@ public struct Converter {
     func chunkList(_ prepared: Prepared) -> [Chunk] {
         var chunks: [Chunk] = []
         for (i, (spec, plan)) in zip(prepared.specs, prepared.tensors).enumerated() {
+            // Assembled tensors are small: one F32 chunk read from memory (file -1).
+            if let values = prepared.assembled[i] {
+                chunks.append(Chunk(tensor: i, file: -1, dtype: .f32, fileOffset: 0, inputBytes: values.count * 4,
+                                    firstRow: 0, rows: plan.elementCount / (plan.shape.last ?? 1), rowLength: plan.shape.last ?? 1))
+                continue
+            }
             guard let (file, source) = prepared.checkpoint.tensors[spec.name] else { continue }
             let rowLength = plan.shape.last ?? 1
             let rows = plan.elementCount / rowLength
