@@ -65,13 +65,14 @@ loads=()
 busy() { awk '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8) / 100; exit}' /proc/stat; }
 # Cores other processes keep busy, over 2 s while this script sleeps.
 others_now() { local b0; b0=$(busy); sleep 2; awk -v a="$b0" -v b="$(busy)" 'BEGIN {printf "%.2f", (b - a) / 2}'; }
-# Waits (30 s at a time, up to 10 minutes) while other work uses more than OTHERS_MAX cores.
+# Waits (30 s at a time, up to 10 minutes, 5 before a single run) while other work uses more
+# than OTHERS_MAX cores.
 wait_idle() {
-  local what=$1 quietly=${2:-} i o
-  for i in $(seq 1 20); do
+  local what=$1 quietly=${2:-} tries=${3:-20} i o
+  for i in $(seq 1 "$tries"); do
     o=$(others_now)
     if awk -v o="$o" -v m="$OTHERS_MAX" 'BEGIN {exit !(o <= m)}'; then break; fi
-    log "other work uses $o cores before $what; waiting 30 s ($i/20)"
+    log "other work uses $o cores before $what; waiting 30 s ($i/$tries)"
     sleep 30
   done
   if [ -z "$quietly" ]; then
@@ -259,7 +260,7 @@ run_ours() {  # type mode threads lowram rep
   if [ "$mode" = beam5 ]; then dec=(--beams 5); fi
   if [ "$low" = 1 ]; then extra=(--low-ram); stem="ours-$t-$mode-t$nt-lowram-$rep"; fi
   for attempt in 1 2 3; do   # a run disturbed by other work is taken again (twice at most)
-    wait_idle "$stem" quietly
+    wait_idle "$stem" quietly 10
     b0=$(busy)
     /usr/bin/time -v -o "$RESULTS/$stem.time" "$bin" caption "$IMAGE" --model "$OUTDIR/blip2-opt-2.7b.$t.gguf" \
       --json --stats --min-tokens "$TOKENS" --max-tokens "$TOKENS" "${dec[@]}" --threads "$nt" "${extra[@]}" \

@@ -52,8 +52,8 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / 100.0
 
 
-def wait_for_quiet(what: str, tries: int = 20) -> float:
-    """Waits (30 s at a time, at most 10 minutes) until other processes use at most OTHERS_MAX
+def wait_for_quiet(what: str, tries: int = 10) -> float:
+    """Waits (30 s at a time, at most 5 minutes) until other processes use at most OTHERS_MAX
     cores over a 2 s window in which this process sleeps; returns the last figure."""
     for i in range(tries):
         b0 = busy_seconds()

@@ -4,8 +4,8 @@
 Writes Tests/Fixtures/images/: sample PPM/PGM files in every flavour the reader must take
 (P6, P5, P3, P2; maxval 255, below 255 and above it; comments; odd whitespace; odd sizes;
 1x1; gray; a real photograph from scikit-image's wheel), and expected.gguf holding, for each,
-the pixel_values transformers' BlipImageProcessorPil produces after PIL opens the file, at a
-target size stated per case (224x224 for the photograph as blip2-opt-2.7b uses; smaller,
+the pixel_values transformers' BlipImageProcessorPil produces after PIL opens the file (stored
+exactly but compactly, see add_expected), at a target size stated per case (224x224 for the photograph as blip2-opt-2.7b uses; smaller,
 non-square sizes elsewhere to keep the fixture small). One large image (3000x2000) is not
 stored: both sides generate it from the formula in `generated_pixels`.
 
@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from gguf import GGUFWriter
+from gguf import GGUFValueType, GGUFWriter
 from PIL import Image
 from skimage import data as skdata
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
@@ -67,6 +67,23 @@ def pixel_values(image: Image.Image, width: int, height: int) -> np.ndarray:
     return out
 
 
+def add_expected(writer: GGUFWriter, name: str, image: Image.Image, width: int, height: int) -> None:
+    """Stores the processor's output compactly and exactly: the 8-bit image Pillow's resize
+    makes (uint8, height x width x 3) and, per channel, the float each 8-bit value becomes
+    (rescale then normalize). Checked here: table[rgb8] equals the processor's output bit for
+    bit, so a test comparing with it compares with transformers."""
+    values = pixel_values(image, width, height)
+    rgb = image.convert("RGB")
+    rgb8 = np.asarray(rgb if rgb.size == (width, height) else rgb.resize((width, height), Image.BICUBIC), dtype=np.uint8)
+    # Every 8-bit value through the processor at its own size (no resize): the table.
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    table = processor(256, 1)(images=Image.fromarray(ramp), return_tensors="np")["pixel_values"][0][:, 0, :]
+    rebuilt = np.stack([table[c][rgb8[:, :, c]] for c in range(3)])
+    assert rebuilt.tobytes() == values.tobytes(), f"{name}: the compact form is not exact"
+    writer.add_key_value(f"{name}.rgb8", rgb8.reshape(-1).tolist(), GGUFValueType.ARRAY, sub_type=GGUFValueType.UINT8)
+    writer.add_tensor(f"{name}.table", table.astype(np.float32))
+
+
 def cases(rng: np.random.Generator):
     photo = skdata.chelsea()                          # 451x300 RGB photograph of a cat
     crop = photo[40:227, 60:381]                      # 321x187
@@ -100,14 +117,17 @@ def main() -> None:
             scaled = np.round(samples.astype(np.float64) / maxval * 255).astype(np.uint8)
             image = Image.fromarray(scaled, mode="L")
             rule = "scaled"
-        values = pixel_values(image, width, height)
-        writer.add_tensor(f"{name}.pixel_values", values)
+        add_expected(writer, name, image, width, height)
+        writer.add_uint32(f"{name}.width", width)
+        writer.add_uint32(f"{name}.height", height)
         writer.add_string(f"{name}.file", f"{name}.{ext}")
         writer.add_string(f"{name}.rule", rule)
         names.append(name)
         print(f"{name}: {image.size} -> {width}x{height} ({rule})")
     big = Image.fromarray(generated_pixels(3000, 2000), mode="RGB")
-    writer.add_tensor("generated-3000x2000.pixel_values", pixel_values(big, 224, 224))
+    add_expected(writer, "generated-3000x2000", big, 224, 224)
+    writer.add_uint32("generated-3000x2000.width", 224)
+    writer.add_uint32("generated-3000x2000.height", 224)
     names.append("generated-3000x2000")
     writer.add_array("names", names)
     writer.write_header_to_file()
