@@ -106,3 +106,14 @@ final class SessionTests: XCTestCase {
         XCTAssertThrowsMessage("context") { _ = try s.generate(promptTokens: [], parameters: .greedy(maxNewTokens: 1000)) }
     }
 }
+
+final class SessionMemoryTests: XCTestCase {
+    /// Working memory sized beyond the machine is refused up front, not a crash in malloc.
+    func testOversizedSessionIsAnError() throws {
+        let model = try ForwardTests.model("tiny-a", .q8_0)
+        XCTAssertThrowsMessage("out of memory in a session") {
+            _ = try Session(model: model, threads: 1, maxPromptTokens: 1 << 40)
+        }
+        XCTAssertNoThrow(try Session(model: model, threads: 1, maxPromptTokens: 64))
+    }
+}
