@@ -5,40 +5,49 @@
 #      release blip2-edge (`swift build -c release --product blip2-edge`, only if it is absent);
 #   2. anchors: the read bandwidth and our kernels at the BLIP-2 shapes (Tools/bench-kernels.sh),
 #      ggml's MUL_MAT at the same shapes (when $GGML_DIR holds a built ggml), and transformers fp32
-#      on the CPU (Tools/bench_transformers.py, same checkpoint, image, threads and token counts);
+#      on the CPU (Tools/bench_transformers.py: same checkpoint, image, threads and token counts);
 #   3. blip2-edge captions the same image with each file: greedy and 5 beams, 2 threads and 1,
 #      exactly 20 new tokens, plus Q4_0 greedy on 2 threads with --low-ram; 3 runs each (medians),
 #      under /usr/bin/time -v;
-#   4. perf record -g of blip2-edge for each goal missed;
+#   4. perf record -g of blip2-edge for the goals missed;
 #   5. writes the section "## Full size vs PyTorch and ggml (issue 7)" into BENCHMARKS.md.
 #
-# usage: Tools/bench_e2e.sh [--quick] [--no-write] [--results DIR]
-#   --quick     Q4_0 greedy, 2 threads, one run, 5 tokens, transformers the same, no ggml, no perf;
-#               prints the section and does not touch BENCHMARKS.md
-#   --no-write  full run, but print the section instead of writing BENCHMARKS.md
+# usage: Tools/bench_e2e.sh [--quick] [--no-write] [--results DIR] [--parts LIST]
+#   --quick       Q4_0 greedy, 2 threads, one run, 5 tokens, transformers the same, no ggml, no
+#                 perf; prints the section and leaves BENCHMARKS.md alone
+#   --no-write    print the section instead of writing it into BENCHMARKS.md
+#   --results DIR where the raw outputs go (default /work/fullsize/bench-e2e-<date>)
+#   --parts LIST  measure only these of kernels,ggml,transformers,ours,perf and reuse what an
+#                 earlier run left in --results DIR for the others (the report says when each part
+#                 was measured)
 # environment (defaults):
 #   CKPT=/work/fullsize/blip2-opt-2.7b-random  OUTDIR=/work/fullsize/out
-#   GGML_DIR=/work/ggml-build   (a ggml source tree with build/src/libggml*.so; skipped when absent)
+#   GGML_DIR=/work/ggml-build   a ggml source tree (github.com/ggml-org/ggml, outside this repo),
+#                   built with: cmake -S $GGML_DIR -B $GGML_DIR/build -DCMAKE_BUILD_TYPE=Release
+#                   -DGGML_NATIVE=ON && cmake --build $GGML_DIR/build -j2 --target ggml ggml-cpu;
+#                   the ggml part is skipped when it is absent
 #   REPS=3  TF_REPS=3  TOKENS=20  THREADS="2 1"
-#   OTHERS_MAX=0.3   before each measurement, wait (30 s at a time, 10 min at most) until other
-#                    processes use at most this many cores (/proc/stat over 2 s while this script
-#                    sleeps); a run during which they used more than twice that is taken again
-#   RESULTS=/work/fullsize/bench-e2e-<date>   (raw outputs: JSON, GNU time logs, perf data)
+#   OTHERS_MAX=0.3  the machine is shared: before every measurement wait (30 s at a time) until
+#                   other processes use at most this many cores (/proc/stat over 2 s while this
+#                   script sleeps), and take a measurement again (twice at most) when they used
+#                   more than that during it
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
-quick=0 write=1
+usage="usage: Tools/bench_e2e.sh [--quick] [--no-write] [--results DIR] [--parts LIST]"
+quick=0 write=1 parts=kernels,ggml,transformers,ours,perf
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; write=0 ;;
     --no-write) write=0 ;;
-    --results) RESULTS=$2; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: Tools/bench_e2e.sh [--quick] [--no-write] [--results DIR]" >&2; exit 2 ;;
+    --results) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; RESULTS=$2; shift ;;
+    --parts) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; parts=$2; shift ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
+has_part() { case ",$parts," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 CKPT=${CKPT:-/work/fullsize/blip2-opt-2.7b-random}
 OUTDIR=${OUTDIR:-/work/fullsize/out}
@@ -49,39 +58,56 @@ IMAGE=Tests/Fixtures/images/photo-321x187.ppm
 TYPES="q4_0 q8_0 f16" MODES="greedy beam5"
 if [ $quick = 1 ]; then
   REPS=1 TF_REPS=1 TOKENS=5 THREADS=2 TYPES=q4_0 MODES=greedy
+  parts=$(echo ",$parts," | sed 's/,ggml,/,/; s/,perf,/,/; s/^,//; s/,$//')
   echo "bench_e2e: QUICK MODE: Q4_0 greedy, 2 threads, one run, 5 tokens; transformers the same;" \
        "ggml and perf skipped; BENCHMARKS.md not written"
 fi
 RESULTS=${RESULTS:-/work/fullsize/bench-e2e-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$RESULTS"
-: > "$RESULTS/runs.tsv"
-started=$(date '+%Y-%m-%d %H:%M'); t_start=$(date +%s)
+t_start=$(date +%s)
 log() { echo "bench_e2e: $*" >&2; }
-command_line=Tools/bench_e2e.sh
-if [ $quick = 1 ]; then command_line="$command_line --quick"; fi
-loads=()
+command_line="Tools/bench_e2e.sh"
+[ $quick = 0 ] || command_line="$command_line --quick"
+[ $quick = 1 ] || [ "$parts" = kernels,ggml,transformers,ours,perf ] || command_line="$command_line --parts $parts"
 
+# ---- the shared machine ------------------------------------------------------------------------
 # CPU seconds all cores have been busy since boot.
 busy() { awk '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8) / 100; exit}' /proc/stat; }
 # Cores other processes keep busy, over 2 s while this script sleeps.
 others_now() { local b0; b0=$(busy); sleep 2; awk -v a="$b0" -v b="$(busy)" 'BEGIN {printf "%.2f", (b - a) / 2}'; }
-# Waits (30 s at a time, up to 10 minutes, 5 before a single run) while other work uses more
-# than OTHERS_MAX cores.
-wait_idle() {
-  local what=$1 quietly=${2:-} tries=${3:-20} i o
+le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
+# Waits (30 s at a time, TRIES times at most) while other work uses more than OTHERS_MAX cores.
+wait_idle() {  # what [tries]
+  local what=$1 tries=${2:-10} i o
   for i in $(seq 1 "$tries"); do
     o=$(others_now)
-    if awk -v o="$o" -v m="$OTHERS_MAX" 'BEGIN {exit !(o <= m)}'; then break; fi
+    le "$o" "$OTHERS_MAX" && break
     log "other work uses $o cores before $what; waiting 30 s ($i/$tries)"
     sleep 30
   done
-  if [ -z "$quietly" ]; then
-    loads+=("$what: $o cores, load average $(cut -d' ' -f1 /proc/loadavg)")
-    log "$what (other work $o cores, load average $(cut -d' ' -f1 /proc/loadavg))"
-  fi
 }
+# Runs a command under GNU time once the machine is quiet, and again (twice at most) when other
+# work used more than OTHERS_MAX cores during it; sets OTHERS to that figure.
+measure() {  # label timefile outfile errfile command...
+  local label=$1 tf=$2 out=$3 err=$4 attempt b0 b1
+  shift 4
+  for attempt in 1 2 3; do
+    wait_idle "$label"
+    b0=$(busy)
+    /usr/bin/time -v -o "$tf" "$@" > "$out" 2> "$err" || log "$label failed (exit $?)"
+    b1=$(busy)
+    OTHERS=$(awk -F': ' -v a="$b0" -v b="$b1" '/User time/ {u=$2} /System time/ {s=$2}
+      /Elapsed \(wall clock\)/ {n=split($2,x,":"); w=0; for(i=1;i<=n;i++) w=w*60+x[i]}
+      END {o=(b - a - u - s) / (w > 0 ? w : 1); printf "%.2f", o < 0 ? 0 : o}' "$tf")
+    le "$OTHERS" "$OTHERS_MAX" && return 0
+    [ $attempt = 3 ] || log "$label: other work used $OTHERS cores during it; taking it again"
+  done
+}
+# When each part ran, for the report: part-NAME.note = "START END WHAT".
+part_start() { part_t0=$(date '+%H:%M'); }
+note() { echo "$part_t0 $(date '+%H:%M') $2" > "$RESULTS/part-$1.note"; }   # name what
 
-# ---- 1. inputs -----------------------------------------------------------------------------
+# ---- 1. inputs -------------------------------------------------------------------------------
 PY=$(bash Tools/ref_env.sh)
 if [ ! -f "$CKPT/model.safetensors.index.json" ]; then
   log "making the full-size random-weight checkpoint in $CKPT"
@@ -102,32 +128,34 @@ for t in q4_0 q8_0 f16; do
   fi
   "$PY" Tools/bench_transformers.py lm-bytes "$f" > "$RESULTS/lm-bytes-$t.json"
 done
-
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 machine="$(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
-log "machine: $machine; results in $RESULTS"
+log "machine: $machine; parts: $parts; results in $RESULTS"
 
-# ---- 2a. read bandwidth and our kernels ----------------------------------------------------
-wait_idle "kernel benchmark"
-kargs=(); if [ $quick = 1 ]; then kargs=(--quick); fi
-CK_TEST_OUT="$RESULTS/ckernels" bash Tools/bench-kernels.sh "${kargs[@]}" > "$RESULTS/kernels.md"
-grep 'read bandwidth' "$RESULTS/kernels.md" >&2
+# ---- 2a. read bandwidth and our kernels ------------------------------------------------------
+if has_part kernels; then
+  part_start
+  kargs=()
+  [ $quick = 0 ] || kargs=(--quick)
+  measure "kernel benchmark" "$RESULTS/kernels.time" "$RESULTS/kernels.md" "$RESULTS/kernels.err" \
+    env CK_TEST_OUT="$RESULTS/ckernels" bash Tools/bench-kernels.sh "${kargs[@]}"
+  note kernels "read bandwidth and kernels (other work during it: $OTHERS cores)"
+  grep 'read bandwidth' "$RESULTS/kernels.md" >&2 || true
+fi
 
-# ---- 2b. ggml's MUL_MAT at the same shapes -------------------------------------------------
+# ---- 2b. ggml's MUL_MAT at the same shapes ---------------------------------------------------
 # A small harness written here (not ggml's code) against ggml's public API, compiled and linked
 # against the ggml build in $GGML_DIR. Decode shapes (n = 1) cycle through copies of the weights
 # totalling more than 256 MiB, as Tests/CKernelsC/bench_kernels.c does, so every byte comes from
 # memory; "repack" puts Q4_0 weights in the CPU_REPACK buffer (llama.cpp's default on AVX2: the
 # 8x8 interleaved layout made at load time).
-ggml_note="ggml was not measured in this run."
-if [ $quick = 1 ]; then
-  ggml_note="ggml skipped (quick mode)."
-  log "ggml skipped (quick mode)"
-elif [ ! -f "$GGML_DIR/include/ggml.h" ] || ! ls "$GGML_DIR"/build/src/libggml-cpu.so >/dev/null 2>&1; then
-  ggml_note="ggml skipped: no built ggml at \$GGML_DIR ($GGML_DIR)."
-  log "$ggml_note"
-else
-  cat > "$RESULTS/ggml_mm_bench.c" <<'EOF'
+if has_part ggml; then
+  part_start
+  rm -f "$RESULTS/ggml.txt"
+  if [ ! -f "$GGML_DIR/include/ggml.h" ] || [ ! -f "$GGML_DIR/build/src/libggml-cpu.so" ]; then
+    echo "ggml skipped: no ggml built in \`$GGML_DIR/build\` (set GGML_DIR)." > "$RESULTS/ggml-note.txt"
+  else
+    cat > "$RESULTS/ggml_mm_bench.c" <<'EOF'
 // Times ggml's MUL_MAT on the CPU backend: ggml_mm_bench THREADS q4_0|q8_0 plain|repack M K N [REPS]
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -213,143 +241,153 @@ int main(int argc, char **argv) {
     return 0;
 }
 EOF
-  gsrc=$(cat "$GGML_DIR/.ggml-commit" 2>/dev/null || true)   # the commit, when whoever built it noted it there
-  if cc -O2 -std=c11 -I"$GGML_DIR/include" "$RESULTS/ggml_mm_bench.c" -o "$RESULTS/ggml_mm_bench" \
-        -L"$GGML_DIR/build/src" -lggml -lggml-base -lggml-cpu -Wl,-rpath,"$GGML_DIR/build/src" 2>"$RESULTS/ggml-cc.log"; then
-    wait_idle "ggml MUL_MAT"
-    : > "$RESULTS/ggml.txt"
-    for shape in "2560 2560 1" "10240 2560 1" "2560 10240 1" "50304 2560 1" \
-                 "1408 1408 257" "4224 1408 257" "6144 1408 257" "1408 6144 257"; do
-      for ty in q4_0 q8_0; do
-        for nt in 1 2; do
-          "$RESULTS/ggml_mm_bench" "$nt" "$ty" plain $shape >> "$RESULTS/ggml.txt" 2>>"$RESULTS/ggml-run.log" || true
-          if [ $ty = q4_0 ]; then
-            "$RESULTS/ggml_mm_bench" "$nt" "$ty" repack $shape >> "$RESULTS/ggml.txt" 2>>"$RESULTS/ggml-run.log" || true
+    if cc -O2 -std=c11 -I"$GGML_DIR/include" "$RESULTS/ggml_mm_bench.c" -o "$RESULTS/ggml_mm_bench" \
+          -L"$GGML_DIR/build/src" -lggml -lggml-base -lggml-cpu -Wl,-rpath,"$GGML_DIR/build/src" 2>"$RESULTS/ggml-cc.log"; then
+      : > "$RESULTS/ggml.txt"
+      worst=0
+      for shape in "2560 2560 1" "10240 2560 1" "2560 10240 1" "50304 2560 1" \
+                   "1408 1408 257" "4224 1408 257" "6144 1408 257" "1408 6144 257"; do
+        for ty in q4_0 q8_0; do
+          layouts=plain
+          [ $ty = q8_0 ] || layouts="plain repack"
+          for layout in $layouts; do
+            for nt in 1 2; do
+              measure "ggml $ty $layout $shape t$nt" "$RESULTS/ggml-one.time" "$RESULTS/ggml-one.txt" \
+                "$RESULTS/ggml-one.err" "$RESULTS/ggml_mm_bench" "$nt" "$ty" "$layout" $shape
+              sed "s/\$/ [other work $OTHERS cores]/" "$RESULTS/ggml-one.txt" >> "$RESULTS/ggml.txt"
+              le "$OTHERS" "$worst" || worst=$OTHERS
+            done
+          done
+        done
+      done
+      cut -d'(' -f1 "$RESULTS/ggml.txt" >&2
+      gsrc=$(cat "$GGML_DIR/.ggml-commit" 2>/dev/null || true)   # noted there by whoever built it, if so
+      cat > "$RESULTS/ggml-note.txt" <<EOF
+ggml ${gsrc:+commit ${gsrc:0:12} }(github.com/ggml-org/ggml, built outside this repository in \`$GGML_DIR\` with cmake -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON, GCC $(gcc -dumpfullversion), OpenMP), timed by a harness bench_e2e.sh writes and compiles against ggml's public API: one \`ggml_mul_mat\` graph on the CPU backend with F32 activations (ggml quantizes them to Q8_0 inside the op, as our kernels do), median of 5 after a warm-up; decode shapes (n = 1) cycle through copies of the weights totalling more than 256 MiB, as our benchmark does. "plain" = weights in the ordinary CPU buffer; "repacked" = Q4_0 in the CPU_REPACK buffer (llama.cpp's default on AVX2, 8x8 interleaved at load time; ggml has no AVX2 repacking for Q8_0). Each ggml measurement was taken when the machine was quiet (worst other work during one: $worst cores). The blip2-edge ms are from the \`Tools/bench-kernels.sh\` run of this benchmark.
+EOF
+    else
+      echo "ggml skipped: the harness did not compile against \`$GGML_DIR\` (see ggml-cc.log in the results)." > "$RESULTS/ggml-note.txt"
+    fi
+  fi
+  note ggml "ggml"
+  log "$(head -c 200 "$RESULTS/ggml-note.txt")"
+elif [ $quick = 1 ]; then
+  rm -f "$RESULTS/ggml.txt"
+  echo "ggml skipped (quick mode)." > "$RESULTS/ggml-note.txt"
+fi
+
+# ---- 2c. transformers fp32 -------------------------------------------------------------------
+if has_part transformers; then
+  part_start
+  log "reading the checkpoint once (page cache) before transformers loads it"
+  cat "$CKPT"/*.safetensors > /dev/null
+  wait_idle "transformers" 20
+  tbeams=1,5
+  [ $quick = 0 ] || tbeams=1
+  "$PY" Tools/bench_transformers.py transformers --checkpoint "$CKPT" --image "$IMAGE" \
+    --threads "$(echo "$THREADS" | tr ' ' ',')" --beams "$tbeams" --tokens "$TOKENS" --reps "$TF_REPS" \
+    --out "$RESULTS/transformers.json"
+  note transformers "transformers"
+fi
+
+# ---- 3. blip2-edge ---------------------------------------------------------------------------
+run_ours() {  # type mode threads lowram rep
+  local t=$1 mode=$2 nt=$3 low=$4 rep=$5 stem dec=(--greedy) extra=()
+  stem="ours-$t-$mode-t$nt-$rep"
+  if [ "$mode" = beam5 ]; then dec=(--beams 5); fi
+  if [ "$low" = 1 ]; then extra=(--low-ram); stem="ours-$t-$mode-t$nt-lowram-$rep"; fi
+  measure "$stem" "$RESULTS/$stem.time" "$RESULTS/$stem.json" "$RESULTS/$stem.stderr" \
+    "$bin" caption "$IMAGE" --model "$OUTDIR/blip2-opt-2.7b.$t.gguf" --json --stats \
+    --min-tokens "$TOKENS" --max-tokens "$TOKENS" "${dec[@]}" --threads "$nt" "${extra[@]}"
+  echo "$OTHERS" > "$RESULTS/$stem.others"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$mode" "$nt" "$low" "$rep" "$stem" >> "$RESULTS/runs.tsv"
+  log "$stem: $(head -2 "$RESULTS/$stem.stderr" | tr '\n' ' ')(other work $OTHERS cores)"
+}
+if has_part ours; then
+  part_start
+  : > "$RESULTS/runs.tsv"
+  for t in $TYPES; do
+    cat "$OUTDIR/blip2-opt-2.7b.$t.gguf" > /dev/null     # page cache warm, as a user's second run
+    for rep in $(seq 1 "$REPS"); do
+      for mode in $MODES; do
+        for nt in $THREADS; do
+          run_ours "$t" "$mode" "$nt" 0 "$rep"
+          if [ "$t" = q4_0 ] && [ "$mode" = greedy ] && [ "$nt" = 2 ] && [ $quick = 0 ]; then
+            run_ours "$t" "$mode" "$nt" 1 "$rep"
+            cat "$OUTDIR/blip2-opt-2.7b.$t.gguf" > /dev/null
           fi
         done
       done
     done
-    cat "$RESULTS/ggml.txt" >&2
-    gver=$(sed -n 's/^project("ggml".*VERSION \([0-9.]*\).*/\1/p' "$GGML_DIR/CMakeLists.txt" | head -1)
-    ggml_note="ggml ${gver:-?}${gsrc:+ (commit ${gsrc:0:12})} (github.com/ggml-org/ggml, built outside this repository in \`$GGML_DIR\` with \
-cmake -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON, GCC $(gcc -dumpfullversion)), timed by a harness \
-bench_e2e.sh writes and compiles against ggml's public API: one \`ggml_mul_mat\` graph on the CPU backend, \
-F32 activations (ggml quantizes them to Q8_0 inside the op, as our kernels do), median of 5; decode shapes \
-(n = 1) cycle through copies of the weights totalling more than 256 MiB, as our benchmark does. \"plain\" = \
-weights in the ordinary CPU buffer; \"repacked\" = Q4_0 in the CPU_REPACK buffer (llama.cpp's default on \
-AVX2, 8x8 interleaved at load time; ggml has no AVX2 repacking for Q8_0). blip2-edge ms are from the \
-\`Tools/bench-kernels.sh\` run above."
-  else
-    ggml_note="ggml skipped: the harness did not compile against $GGML_DIR (see ggml-cc.log)."
-    log "$ggml_note"
-  fi
+  done
+  note ours "blip2-edge runs"
 fi
 
-# ---- 2c. transformers fp32 -----------------------------------------------------------------
-log "reading the checkpoint once (page cache) before transformers loads it"
-cat "$CKPT"/*.safetensors > /dev/null
-wait_idle "transformers"
-tthreads=$(echo "$THREADS" | tr ' ' ','); tbeams=$([ $quick = 1 ] && echo 1 || echo 1,5)
-"$PY" Tools/bench_transformers.py transformers --checkpoint "$CKPT" --image "$IMAGE" \
-  --threads "$tthreads" --beams "$tbeams" --tokens "$TOKENS" --reps "$TF_REPS" --out "$RESULTS/transformers.json"
-
-# ---- 3. blip2-edge -------------------------------------------------------------------------
-run_ours() {  # type mode threads lowram rep
-  local t=$1 mode=$2 nt=$3 low=$4 rep=$5 stem dec=(--greedy) extra=() attempt b0 b1 others
-  stem="ours-$t-$mode-t$nt-$rep"
-  if [ "$mode" = beam5 ]; then dec=(--beams 5); fi
-  if [ "$low" = 1 ]; then extra=(--low-ram); stem="ours-$t-$mode-t$nt-lowram-$rep"; fi
-  for attempt in 1 2 3; do   # a run disturbed by other work is taken again (twice at most)
-    wait_idle "$stem" quietly 10
-    b0=$(busy)
-    /usr/bin/time -v -o "$RESULTS/$stem.time" "$bin" caption "$IMAGE" --model "$OUTDIR/blip2-opt-2.7b.$t.gguf" \
-      --json --stats --min-tokens "$TOKENS" --max-tokens "$TOKENS" "${dec[@]}" --threads "$nt" "${extra[@]}" \
-      > "$RESULTS/$stem.json" 2> "$RESULTS/$stem.stderr" || log "run $stem failed (exit $?)"
-    b1=$(busy)
-    # cores busy with anything but this run, during it
-    others=$(awk -F': ' -v a="$b0" -v b="$b1" '/User time/ {u=$2} /System time/ {s=$2}
-      /Elapsed \(wall clock\)/ {n=split($2,x,":"); w=0; for(i=1;i<=n;i++) w=w*60+x[i]}
-      END {o=(b - a - u - s) / w; printf "%.2f", o < 0 ? 0 : o}' "$RESULTS/$stem.time")
-    echo "$others" > "$RESULTS/$stem.others"
-    log "$stem: $(head -2 "$RESULTS/$stem.stderr" | tr '\n' ' ')(other work $others cores)"
-    if awk -v o="$others" -v m="$OTHERS_MAX" 'BEGIN {exit !(o <= 2 * m)}'; then break; fi
-    [ $attempt = 3 ] || log "$stem disturbed by other work; taking it again"
-  done
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$mode" "$nt" "$low" "$rep" "$stem" >> "$RESULTS/runs.tsv"
-}
-for t in $TYPES; do
-  cat "$OUTDIR/blip2-opt-2.7b.$t.gguf" > /dev/null
-  wait_idle "blip2-edge $t"
-  for rep in $(seq 1 "$REPS"); do
-    for mode in $MODES; do
-      for nt in $THREADS; do
-        run_ours "$t" "$mode" "$nt" 0 "$rep"
-        if [ "$t" = q4_0 ] && [ "$mode" = greedy ] && [ "$nt" = 2 ] && [ $quick = 0 ]; then
-          cat "$OUTDIR/blip2-opt-2.7b.$t.gguf" > /dev/null
-          run_ours "$t" "$mode" "$nt" 1 "$rep"
-        fi
-      done
-    done
-  done
-done
-
-# ---- 4. perf on the missed goals -----------------------------------------------------------
-# The report decides which goals are missed; each missed one gets a profile of its configuration.
-finished=$(date '+%Y-%m-%d %H:%M')
-write_meta() {  # perf list (JSON) as $1
-  local elapsed=$(( ($(date +%s) - t_start) ))
-  "$PY" - "$RESULTS/meta.json" "$command_line" "$started" "$finished" "$elapsed" "$quick" "$TOKENS" "$REPS" \
-      "$TF_REPS" "$machine" "$ggml_note" "$1" "${loads[@]}" <<'PY'
-import json, sys
-out, cmd, started, finished, elapsed, quick, tokens, reps, tf_reps, machine, ggml_note, perf, *loads = sys.argv[1:]
-note = ("Other work (cores busy outside this benchmark, from /proc/stat) before each part: " + "; ".join(loads)
-        + ". The machine is shared: before every single measurement the script waits until other work uses at "
-        "most OTHERS_MAX cores, and takes a run again (twice at most) when other work used more than twice that "
-        "during it; what remained is in the tables' notes.")
-json.dump({"command": cmd, "started": started, "finished": finished, "elapsed_min": int(elapsed) / 60,
-           "quick": quick == "1", "tokens": int(tokens), "reps": int(reps), "tf_reps": int(tf_reps),
-           "machine": machine, "ggml_note": ggml_note, "load_note": note, "perf": json.loads(perf)},
-          open(out, "w"), indent=1)
+# ---- 4. perf on the missed goals -------------------------------------------------------------
+write_meta() {
+  "$PY" - "$RESULTS" "$command_line" "$t_start" "$quick" "$TOKENS" "$REPS" "$TF_REPS" "$machine" "$parts" <<'PY'
+import json, sys, time
+from pathlib import Path
+d, cmd, t0, quick, tokens, reps, tf_reps, machine, parts = sys.argv[1:]
+d = Path(d)
+notes = {p.stem[5:]: p.read_text().strip() for p in sorted(d.glob("part-*.note"))}
+perf = json.loads((d / "perf.json").read_text()) if (d / "perf.json").exists() else []
+ggml_note = (d / "ggml-note.txt").read_text().strip() if (d / "ggml-note.txt").exists() else ""
+run = {"command": cmd, "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(int(t0))),
+       "finished": time.strftime("%Y-%m-%d %H:%M"), "elapsed_min": (time.time() - int(t0)) / 60, "parts": parts}
+old = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+meta = {**run, "reruns": []}
+if (quick == "0" and set(parts.split(",")) < {"kernels", "ggml", "transformers", "ours", "perf"} and old
+        and old.get("started") != run["started"]):
+    # a partial run: the first full run stays the headline, this one is listed after it
+    meta = {**{k: old[k] for k in ("command", "started", "finished", "elapsed_min", "parts") if k in old},
+            "reruns": [r for r in old.get("reruns", []) if r["started"] != run["started"]] + [run]}
+meta.update({"quick": quick == "1", "tokens": int(tokens), "reps": int(reps), "tf_reps": int(tf_reps),
+             "machine": machine, "part_notes": notes, "ggml_note": ggml_note, "perf": perf})
+json.dump(meta, open(d / "meta.json", "w"), indent=1)
 PY
 }
-write_meta "[]"
-perf_list="[]"
-if [ $quick = 0 ]; then
+write_meta
+if has_part perf; then
+  part_start
+  rm -f "$RESULTS/perf.json"
+  write_meta
   missed=$("$PY" Tools/bench_transformers.py report --results "$RESULTS" --benchmarks /dev/null 2>/dev/null \
-           | sed -n 's/^- \(End-to-end\|Decode\|Vision\|Peak RSS\|Start-up\).*\*\*.*not met\*\*.*/\1/p' | sort -u | tr '\n' ' ')
+           | sed -n 's/^- \(End-to-end\|Decode\|Vision\|Peak RSS\|Start-up\).*\*\*.*not met\*\*.*/\1/p' | sort -u | tr '\n' ' ' || true)
   log "goals not met: ${missed:-none}"
-  if [ -n "$missed" ]; then
-    if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
-      entries=()
-      # One profile of the Q4_0 greedy 2-thread caption covers the e2e, vision and decode goals
-      # (samples split by stage); a second one with 60 tokens gives decode more samples.
-      for spec in "e2e:$TOKENS" "decode:60"; do
-        name=${spec%%:*} ntok=${spec##*:}
-        case "$name" in
-          e2e) echo "$missed" | grep -qE 'End-to-end|Vision|Decode' || continue; why="${missed% }" ;;
-          decode) echo "$missed" | grep -q Decode || continue; why="Decode" ;;
-        esac
-        stem="perf-$name"
-        cmdline="$bin caption $IMAGE --model $OUTDIR/blip2-opt-2.7b.q4_0.gguf --json --stats --greedy --min-tokens $ntok --max-tokens $ntok --threads 2"
-        wait_idle "perf $name"
-        perf record -g -F 999 -o "$RESULTS/$stem.data" -- $cmdline > "$RESULTS/$stem.json" 2> "$RESULTS/$stem.stderr" || true
-        perf script -i "$RESULTS/$stem.data" -F tid,time,ip,sym 2>/dev/null | swift-demangle --simplified 2>/dev/null \
-          | "$PY" Tools/bench_transformers.py perf-stages --json "$RESULTS/$stem.json" --out "$RESULTS/$stem.stages.json" >&2 || true
-        perf report -i "$RESULTS/$stem.data" --no-children --sort sym --stdio 2>/dev/null | swift-demangle --simplified \
-          > "$RESULTS/$stem.report.txt" || true
-        entries+=("{\"stem\": \"$name\", \"why\": \"$why\", \"command\": \"blip2-edge caption IMG --model Q4_0 --greedy --min-tokens $ntok --max-tokens $ntok --threads 2\"}")
-      done
-      perf_list="[$(IFS=,; echo "${entries[*]}")]"
-    else
-      log "perf unavailable; no profiles"
-    fi
+  entries=()
+  if [ -n "$missed" ] && command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
+    # One profile of the Q4_0 greedy 2-thread caption covers the end-to-end, vision and decode
+    # goals (samples split by stage); a second one with 60 tokens gives decode more samples.
+    for spec in "e2e:$TOKENS" "decode:60"; do
+      name=${spec%%:*} ntok=${spec##*:}
+      case "$name" in
+        e2e) echo "$missed" | grep -qE 'End-to-end|Vision|Decode' || continue; why="${missed% }" ;;
+        decode) echo "$missed" | grep -q Decode || continue; why="Decode" ;;
+      esac
+      stem="perf-$name"
+      cat "$OUTDIR/blip2-opt-2.7b.q4_0.gguf" > /dev/null     # warm, as in the measured runs
+      measure "perf $name" "$RESULTS/$stem.time" "$RESULTS/$stem.json" "$RESULTS/$stem.stderr" \
+        perf record -g -F 999 -o "$RESULTS/$stem.data" -- "$bin" caption "$IMAGE" \
+        --model "$OUTDIR/blip2-opt-2.7b.q4_0.gguf" --json --stats --greedy --min-tokens "$ntok" \
+        --max-tokens "$ntok" --threads 2
+      perf script -i "$RESULTS/$stem.data" -F tid,time,ip,sym 2>/dev/null | swift-demangle --simplified \
+        | "$PY" Tools/bench_transformers.py perf-stages --json "$RESULTS/$stem.json" --out "$RESULTS/$stem.stages.json" >&2 || true
+      perf report -i "$RESULTS/$stem.data" --no-children --sort sym --stdio 2>/dev/null | swift-demangle --simplified \
+        > "$RESULTS/$stem.report.txt" || true
+      entries+=("{\"stem\": \"$name\", \"why\": \"$why\", \"command\": \"blip2-edge caption IMG --model Q4_0 --greedy --min-tokens $ntok --max-tokens $ntok --threads 2\"}")
+    done
+  elif [ -n "$missed" ]; then
+    log "perf unavailable; no profiles"
   fi
+  echo "[$(IFS=,; echo "${entries[*]}")]" > "$RESULTS/perf.json"
+  note perf "perf profiles"
 fi
-finished=$(date '+%Y-%m-%d %H:%M')
-write_meta "$perf_list"
+write_meta
 
-# ---- 5. report -----------------------------------------------------------------------------
-wflag=(); if [ $write = 1 ]; then wflag=(--write); fi
+# ---- 5. report -------------------------------------------------------------------------------
+wflag=()
+[ $write = 0 ] || wflag=(--write)
 "$PY" Tools/bench_transformers.py report --results "$RESULTS" "${wflag[@]}"
-if [ $quick = 1 ]; then log "QUICK MODE results (not written to BENCHMARKS.md); raw outputs in $RESULTS"; fi
+[ $quick = 0 ] || log "QUICK MODE results (not written to BENCHMARKS.md); raw outputs in $RESULTS"
 log "done in $(( ($(date +%s) - t_start) / 60 )) min; raw outputs in $RESULTS"

@@ -16,11 +16,17 @@ behind the decode floor, the ggml harness's and perf's output parsed, and the Ma
                     one step each, with the logits processing and beam bookkeeping between them
         e2e         preprocess + the whole generate call (load excluded)
       and CPU seconds (getrusage user + system of the process over the generate call) and the
-      peak resident set (ru_maxrss) after load and at the end.
+      peak resident set (ru_maxrss) after load and at the end. Each run waits until other
+      processes use at most $OTHERS_MAX cores (default 0.3) and is taken again (twice at most)
+      when they used more during it.
 
   bench_transformers.py lm-bytes FILE.gguf
       Bytes of language-model weights one decode step reads: every t.* tensor (the token
       embedding counted once, as the tied LM head) except the position table (one row a step).
+
+  bench_transformers.py perf-stages --json RUN.json --out STAGES.json  < `perf script -F tid,time,ip,sym`
+      Splits a perf profile of one blip2-edge run by stage (its --json stage times) and lists the
+      top symbols (self) of each.
 
   bench_transformers.py report --results DIR [--benchmarks BENCHMARKS.md] [--write]
       Reads what bench_e2e.sh left in DIR and prints the Markdown section "## Full size vs PyTorch
@@ -159,7 +165,7 @@ def run_transformers(a: argparse.Namespace) -> None:
                           "e2e {e2e:.2f} s ({new_tokens} tokens, {lm_forwards} LM forwards), CPU {cpu_seconds:.1f} s, "
                           "peak RSS {rss:.2f} GiB; other work {others_during:.2f} cores".format(
                               **r, rss=r["peak_rss"] / 2**30), file=sys.stderr)
-                    if r["others_during"] <= 2 * OTHERS_MAX or attempt == 3:
+                    if r["others_during"] <= OTHERS_MAX or attempt == 3:
                         results.append(r)
                         break
                     print("transformers: disturbed by other work; taking this run again", file=sys.stderr)
@@ -388,17 +394,33 @@ def report(a: argparse.Namespace) -> None:
     L.append(f"Command: `{meta['command']}` (one run, {meta['started']} to {meta['finished']}, "
              f"{meta['elapsed_min']:.0f} min). It makes whatever is missing (the random-weight full-size "
              "checkpoint, the Q4_0/Q8_0/F16 files, the release `blip2-edge`), measures the anchors and "
-             "blip2-edge in the same run, and writes this section.")
+             "blip2-edge in the same run, and writes this section."
+             + "".join(f" Re-measured afterwards: `{r['command']}` ({r['started'][-5:]} to {r['finished'][-5:]})."
+                       for r in meta.get("reruns", [])))
     if quick:
         L.append("")
         L.append("**Quick mode**: Q4_0 greedy, 2 threads, one repetition, "
                  f"{meta['tokens']} new tokens, no ggml, no perf; not comparable with a full run.")
     L.append("")
-    L.append(f"Machine: {meta['machine']}. {meta['load_note']}")
+    if "load_note" in meta:
+        machine_note = meta["load_note"]
+    else:
+        pn = meta.get("part_notes", {})
+        def when(k):
+            start, end, what = (pn[k].split(" ", 2) + ["", ""])[:3]
+            m = re.match(r"(.*?)( \(.*\))?$", what)
+            return f"{m.group(1)} {start}" + (f"–{end}" if end != start else "") + (m.group(2) or "")
+        machine_note = ("The machine is shared: before every measurement the script waits until other processes use at most "
+                        f"{os.environ.get('OTHERS_MAX', '0.3')} cores (/proc/stat over 2 s) and takes a measurement "
+                        "again (twice at most) when they used more during it. Times of the parts: "
+                        + "; ".join(when(k) for k in ("kernels", "ggml", "transformers", "ours", "perf") if k in pn)
+                        + ".")
+    L.append(f"Machine: {meta['machine']}. {machine_note}")
     L.append("")
     toks = meta["tokens"]
     L.append(f"Workload: `Tests/Fixtures/images/photo-321x187.ppm`, no prompt (prefix = 32 query "
-             f"embeddings + BOS = 33 positions), exactly {toks} new tokens (min = max), greedy and 5 beams. "
+             f"embeddings + BOS = 33 positions), exactly {toks} new tokens (min = max), "
+             f"{'greedy' if quick else 'greedy and 5 beams'}. "
              f"blip2-edge: `blip2-edge caption IMG --model FILE --json --stats --min-tokens {toks} --max-tokens {toks} "
              "(--greedy | --beams 5) --threads N [--low-ram]` under `/usr/bin/time -v`, page cache warm "
              f"(each file read once before its runs); figures are medians of {meta['reps']} runs; "
@@ -531,8 +553,11 @@ def report(a: argparse.Namespace) -> None:
     if ggml:
         L.append(meta.get("ggml_note", ""))
         L.append("")
+        L.append("Last column: the better ggml layout's time over blip2-edge's (> 1: blip2-edge is faster). "
+                 "The two were measured one after the other, not interleaved.")
+        L.append("")
         L.append("| shape m x k | n | type | threads | blip2-edge ms | ggml ms (plain) | ggml ms (repacked) | "
-                 "ggml / blip2-edge (best ggml) |")
+                 "best ggml / blip2-edge |")
         L.append("|---|---|---|---|---|---|---|---|")
         shapes = [(2560, 2560, 1), (10240, 2560, 1), (2560, 10240, 1), (50304, 2560, 1),
                   (1408, 1408, 257), (4224, 1408, 257), (6144, 1408, 257), (1408, 6144, 257)]
@@ -614,10 +639,10 @@ def report(a: argparse.Namespace) -> None:
     if profiles:
         L.append("### Where the time goes (perf)")
         L.append("")
-        L.append("`perf record -g` (cpu-clock samples, all threads) of blip2-edge on the missed goals' "
-                 "configuration; samples are assigned to stages by their time stamps and the stage times the "
-                 "same run printed. Self time of the top symbols per stage (Swift names demangled, "
-                 "simplified):")
+        L.append("`perf record -g -F 999` (all threads) of blip2-edge on the missed goals' configuration, page "
+                 "cache warm; samples are assigned to stages by their time stamps and the stage times the same "
+                 "run printed (laid out backwards from the last decode-kernel sample). perf slows the run by "
+                 "about 10%. Self time of the top symbols per stage (Swift names demangled, simplified):")
         L.append("")
         for p in profiles:
             rows = perf_table(d, p["stem"])
@@ -649,7 +674,7 @@ def report(a: argparse.Namespace) -> None:
         m = re.search(r"<!-- notes -->.*?<!-- /notes -->", prev, re.S)
         if m:
             notes = m.group(0)
-    if notes:
+    if notes and not quick:
         L.append(notes)
         L.append("")
     section = "\n".join(L).rstrip() + "\n"
@@ -669,32 +694,25 @@ def report(a: argparse.Namespace) -> None:
 # perf: samples by stage
 
 def perf_stages(a: argparse.Namespace) -> None:
-    """Reads `perf script -F tid,time,sym` output (demangled) on stdin and the run's --json line;
-    assigns each sample to a stage by its time since the first sample and prints the top symbols."""
+    """Reads `perf script -F tid,time,ip,sym` output (demangled) on stdin and the run's --json line;
+    assigns each sample to a stage by its time stamp and prints the top symbols (self) per stage.
+    The stages are laid out backwards from the last sample in a decode kernel (gemv_*), which ends
+    the decode; without decode steps, forwards from the first sample (the process start, a few
+    tens of ms before the program's own load clock starts)."""
     j = json.loads(Path(a.json).read_text().strip().splitlines()[-1])
     s, tm = j["stats"], j["stats"]["timings"]
     steps = max(s["tokens"] - 1, 0)
-    decode = tm["decodePerToken"] * steps
-    bounds = [("load + start-up", s["load"]), ("preprocess", tm["preprocess"]), ("vision", tm["vision"]),
-              ("Q-Former", tm["qformer"]), ("prefill", tm["prefill"]), ("decode", decode),
-              ("exit", 1e9)]
-    edges, acc = [], 0.0
-    for name, dur in bounds:
-        acc += dur
-        edges.append((name, acc))
-    counts: dict[str, dict[str, int]] = {name: {} for name, _ in bounds}
-    t0 = None
-    cur_time, cur_sym = None, None
+    durations = [("load + start-up", s["load"]), ("preprocess", tm["preprocess"]), ("vision", tm["vision"]),
+                 ("Q-Former", tm["qformer"]), ("prefill", tm["prefill"]), ("decode", tm["decodePerToken"] * steps)]
+    samples: list[tuple[float, str]] = []
+    cur_time = None
     sample_re = re.compile(r"^\s*(\d+)\s+(\d+\.\d+):\s*$")
     for line in sys.stdin:
         m = sample_re.match(line)
         if m:
-            t = float(m.group(2))
-            if t0 is None:
-                t0 = t
-            cur_time, cur_sym = t - t0, None
+            cur_time = float(m.group(2))
             continue
-        if cur_time is not None and cur_sym is None and line.strip():
+        if cur_time is not None and line.strip():
             # first callchain line = the sampled function: "\t addr sym+off (dso)"
             parts = line.strip().split(None, 1)
             sym = parts[1] if len(parts) > 1 else parts[0]
@@ -702,11 +720,26 @@ def perf_stages(a: argparse.Namespace) -> None:
                 sym = "[kernel] " + sym
             sym = re.sub(r"\s+\([^()]*\)$", "", sym)           # dso
             sym = re.sub(r"\+0x[0-9a-f]+$", "", sym)            # offset
-            cur_sym = sym
-            stage = next(n for n, e in edges if cur_time <= e)
-            counts[stage][sym] = counts[stage].get(sym, 0) + 1
+            samples.append((cur_time, sym))
+            cur_time = None
+    if not samples:
+        raise SystemExit("perf-stages: no samples")
+    gemv = [t for t, sym in samples if sym.startswith("gemv_")]
+    if steps > 0 and gemv:
+        start = max(gemv) - sum(d for _, d in durations)
+    else:
+        start = min(t for t, _ in samples)
+    edges, acc = [], start
+    for name, dur in durations:
+        acc += dur
+        edges.append((name, acc))
+    edges.append(("exit", float("inf")))
+    counts: dict[str, dict[str, int]] = {name: {} for name, _ in edges}
+    for t, sym in samples:
+        stage = next(n for n, e in edges if t <= e)
+        counts[stage][sym] = counts[stage].get(sym, 0) + 1
     out = {"stages": []}
-    for name, _ in bounds:
+    for name, _ in edges:
         c = counts[name]
         total = sum(c.values())
         top = sorted(c.items(), key=lambda kv: -kv[1])[:a.top]
