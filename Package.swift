@@ -7,7 +7,7 @@ let package = Package(
         .library(name: "BLIP2Edge", targets: ["BLIP2Edge"]),
         .executable(name: "blip2-quantize", targets: ["blip2-quantize"]),
         .executable(name: "blip2-edge", targets: ["blip2-edge"]),
-        // The C interface (include/blip2_edge.h) as a shared library C programs link.
+        // The C interface (Sources/CBLIP2EdgeAPI/include/blip2_edge.h) as a shared library.
         .library(name: "blip2_edge", type: .dynamic, targets: ["BLIP2EdgeC"]),
     ],
     targets: [
@@ -17,7 +17,8 @@ let package = Package(
         .target(name: "CKernels", path: "CKernels"),
         .target(name: "BLIP2Edge", dependencies: ["CKernels"], path: "Sources/BLIP2Edge"),
         .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge"], path: "Sources/blip2-quantize"),
-        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge"], path: "Sources/BLIP2EdgeC", exclude: ["include"]),
+        .target(name: "CBLIP2EdgeAPI", path: "Sources/CBLIP2EdgeAPI"),
+        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI"], path: "Sources/BLIP2EdgeC"),
         .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge"], path: "Sources/blip2-edge"),
         .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge"], path: "Sources/blip2-bench"),
         .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),

@@ -19,7 +19,6 @@ import sys
 import numpy as np
 from gguf import GGUFReader, GGMLQuantizationType
 from gguf.quants import quantize, dequantize
-from safetensors.numpy import load_file
 
 PREFIXES = [("vision_model.", "v."), ("qformer.", "qf."),
             ("language_model.model.decoder.", "t."), ("language_projection.", "proj.")]

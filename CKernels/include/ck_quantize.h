@@ -17,12 +17,9 @@ size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k);
 size_t ck_quantize_q8_0_gguf_ref(const float *x, ck_block_q8_0 *y, size_t k);
 size_t ck_quantize_q4_0_gguf_ref(const float *x, ck_block_q4_0 *y, size_t k);
 
-void ck_dequantize_q8_0(const ck_block_q8_0 *x, float *y, size_t k);
-void ck_dequantize_q4_0(const ck_block_q4_0 *x, float *y, size_t k);
 
-// Element-wise conversions used when reading checkpoints and writing F16 tensors.
-void ck_f32_to_f16(const float *x, ck_half *y, size_t n);
-void ck_f16_to_f32(const ck_half *x, float *y, size_t n);
+// bfloat16 checkpoint values to float (exact). Dequantization is ck_row_to_float and the
+// fp16 conversions are ck_fp16_to_fp32_row / ck_fp32_to_fp16_row (ck_matmul.h, ck_ops.h).
 void ck_bf16_to_f32(const ck_bfloat16 *x, float *y, size_t n);
 
 #endif

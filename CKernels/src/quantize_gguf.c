@@ -75,31 +75,6 @@ size_t ck_quantize_q4_0_gguf_ref(const float *x, ck_block_q4_0 *y, size_t k) {
     return bad;
 }
 
-void ck_dequantize_q8_0(const ck_block_q8_0 *x, float *y, size_t k) {
-    for (size_t b = 0; b < k / CK_QK8_0; b++) {
-        float d = ck_half_to_float_ref(x[b].d);
-        for (int j = 0; j < CK_QK8_0; j++) y[b * CK_QK8_0 + j] = d * (float)x[b].qs[j];
-    }
-}
-
-void ck_dequantize_q4_0(const ck_block_q4_0 *x, float *y, size_t k) {
-    for (size_t b = 0; b < k / CK_QK4_0; b++) {
-        float d = ck_half_to_float_ref(x[b].d);
-        for (int j = 0; j < CK_QK4_0 / 2; j++) {
-            y[b * CK_QK4_0 + j] = d * (float)((x[b].qs[j] & 15) - 8);
-            y[b * CK_QK4_0 + j + 16] = d * (float)((x[b].qs[j] >> 4) - 8);
-        }
-    }
-}
-
-void ck_f32_to_f16(const float *x, ck_half *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = ck_float_to_half_ref(x[i]);
-}
-
-void ck_f16_to_f32(const ck_half *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = ck_half_to_float_ref(x[i]);
-}
-
 void ck_bf16_to_f32(const ck_bfloat16 *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = ck_bf16_to_float(x[i]);
 }

@@ -1,53 +1,34 @@
 import BLIP2Edge
+import CBLIP2EdgeAPI
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// The C interface declared in include/blip2_edge.h. Handles are retained Swift objects;
+// The C interface declared in blip2_edge.h (target CBLIP2EdgeAPI). Handles are retained Swift objects;
 // nothing Swift crosses the boundary except as an opaque pointer.
 
 private let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
 
-/// Mirrors `blip2_params` field for field (C layout: natural alignment, as Swift's for
-/// these types).
-struct CParams {
-    var maxNewTokens: Int32
-    var minNewTokens: Int32
-    var numBeams: Int32
-    var lengthPenalty: Float
-    var repetitionPenalty: Float
-    var noRepeatNgramSize: Int32
-    var sample: Int32
-    var temperature: Float
-    var topK: Int32
-    var topP: Float
-    var seed: UInt64
-
+extension blip2_params {
     init(_ p: GenerationParameters) {
-        maxNewTokens = Int32(p.maxNewTokens)
-        minNewTokens = Int32(p.minNewTokens)
-        numBeams = Int32(p.beamCount)
-        lengthPenalty = p.lengthPenalty
-        repetitionPenalty = p.repetitionPenalty
-        noRepeatNgramSize = Int32(p.noRepeatNgramSize)
-        sample = p.sampling == nil ? 0 : 1
-        temperature = p.sampling?.temperature ?? 1
-        topK = Int32(p.sampling?.topK ?? 0)
-        topP = p.sampling?.topP ?? 1
-        seed = p.sampling?.seed ?? 0
+        self.init(max_new_tokens: Int32(p.maxNewTokens), min_new_tokens: Int32(p.minNewTokens), num_beams: Int32(p.beamCount),
+                  length_penalty: p.lengthPenalty, repetition_penalty: p.repetitionPenalty,
+                  no_repeat_ngram_size: Int32(p.noRepeatNgramSize), sample: p.sampling == nil ? 0 : 1,
+                  temperature: p.sampling?.temperature ?? 1, top_k: Int32(p.sampling?.topK ?? 0),
+                  top_p: p.sampling?.topP ?? 1, seed: p.sampling?.seed ?? 0)
     }
 
     var parameters: GenerationParameters {
         var p = GenerationParameters()
-        p.maxNewTokens = Int(maxNewTokens)
-        p.minNewTokens = Int(minNewTokens)
-        p.beamCount = Int(numBeams)
-        p.lengthPenalty = lengthPenalty
-        p.repetitionPenalty = repetitionPenalty
-        p.noRepeatNgramSize = Int(noRepeatNgramSize)
-        if sample != 0 { p.sampling = .init(temperature: temperature, topK: Int(topK), topP: topP, seed: seed) }
+        p.maxNewTokens = Int(max_new_tokens)
+        p.minNewTokens = Int(min_new_tokens)
+        p.beamCount = Int(num_beams)
+        p.lengthPenalty = length_penalty
+        p.repetitionPenalty = repetition_penalty
+        p.noRepeatNgramSize = Int(no_repeat_ngram_size)
+        if sample != 0 { p.sampling = .init(temperature: temperature, topK: Int(top_k), topP: top_p, seed: seed) }
         return p
     }
 }
@@ -67,13 +48,13 @@ private func status(of e: Error) -> Int32 {
 }
 
 @_cdecl("blip2_caption_defaults")
-public func blip2_caption_defaults(_ params: UnsafeMutableRawPointer?) {
-    params?.assumingMemoryBound(to: CParams.self).pointee = CParams(BLIP2Model.captionDefaults)
+public func blip2_caption_defaults(_ params: UnsafeMutablePointer<blip2_params>?) {
+    params?.pointee = blip2_params(BLIP2Model.captionDefaults)
 }
 
 @_cdecl("blip2_ask_defaults")
-public func blip2_ask_defaults(_ params: UnsafeMutableRawPointer?) {
-    params?.assumingMemoryBound(to: CParams.self).pointee = CParams(BLIP2Model.questionDefaults)
+public func blip2_ask_defaults(_ params: UnsafeMutablePointer<blip2_params>?) {
+    params?.pointee = blip2_params(BLIP2Model.questionDefaults)
 }
 
 @_cdecl("blip2_load")
@@ -128,7 +109,7 @@ public func blip2_cancel(_ session: UnsafeMutableRawPointer?) {
 }
 
 private func run(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
-                 _ question: UnsafePointer<CChar>?, asking: Bool, _ params: UnsafeRawPointer?,
+                 _ question: UnsafePointer<CChar>?, asking: Bool, _ params: UnsafePointer<blip2_params>?,
                  _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                  _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     setError(errorOut, nil)
@@ -142,7 +123,7 @@ private func run(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8
     do {
         let s = Unmanaged<Session>.fromOpaque(session).takeUnretainedValue()
         let image = try RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
-        let p = params.map { $0.assumingMemoryBound(to: CParams.self).pointee.parameters }
+        let p = params?.pointee.parameters
         let result: GenerationResult
         if asking {
             guard let question else { setError(errorOut, "question must not be NULL"); return invalidArgument }
@@ -160,14 +141,14 @@ private func run(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8
 
 @_cdecl("blip2_caption")
 public func blip2_caption(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
-                          _ params: UnsafeRawPointer?, _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                          _ params: UnsafePointer<blip2_params>?, _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                           _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     run(session, rgb, width, height, nil, asking: false, params, text, errorOut)
 }
 
 @_cdecl("blip2_ask")
 public func blip2_ask(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
-                      _ question: UnsafePointer<CChar>?, _ params: UnsafeRawPointer?,
+                      _ question: UnsafePointer<CChar>?, _ params: UnsafePointer<blip2_params>?,
                       _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                       _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     run(session, rgb, width, height, question, asking: true, params, text, errorOut)

@@ -67,7 +67,7 @@ do {
             fail("quality needs --reference, --candidate and an image")
         }
         let steps = intOption("tokens", 20), threads = options["threads"].flatMap(Int.init) ?? 0
-        let image = try PNMReader.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: positional[0]))))
+        let image = try PNMReader.read([UInt8](try SmallFile.read(positional[0])))
         var greedy = GenerationParameters.greedy(maxNewTokens: steps)
         greedy.minNewTokens = steps
         // The reference picks the tokens; both then score the same sequence.

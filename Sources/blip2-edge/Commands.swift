@@ -110,35 +110,12 @@ enum ImageInput {
     static let maxBytes = 700 << 20
 
     static func read(_ argument: String) throws -> RGBImage {
-        let bytes: [UInt8]
-        if argument == "-" {
-            bytes = try readAll(FileHandle.standardInput, name: "standard input")
-        } else {
-            guard let h = FileHandle(forReadingAtPath: argument) else {
-                throw FileError.cannotOpen(path: argument, reason: FileManager.default.fileExists(atPath: argument) ? "permission denied or not a file" : "no such file")
-            }
-            defer { try? h.close() }
-            bytes = try readAll(h, name: argument)
-        }
+        let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: maxBytes)
         do {
-            return try PNMReader.read(bytes)
+            return try PNMReader.read([UInt8](bytes))
         } catch {
             throw ImageFileError(name: argument == "-" ? "standard input" : argument, error: error)
         }
-    }
-
-    static func readAll(_ h: FileHandle, name: String) throws -> [UInt8] {
-        var out: [UInt8] = []
-        while true {
-            let chunk: Data?
-            do { chunk = try h.read(upToCount: 1 << 20) } catch {
-                throw FileError.readFailed(path: name, reason: "\(error.localizedDescription)")
-            }
-            guard let chunk, !chunk.isEmpty else { break }
-            out.append(contentsOf: chunk)
-            if out.count > maxBytes { throw FileError.readFailed(path: name, reason: "larger than \(maxBytes >> 20) MiB: not an image we accept") }
-        }
-        return out
     }
 
     struct ImageFileError: Error, CustomStringConvertible {

@@ -36,7 +36,7 @@ final class ConverterTests: XCTestCase {
         case .f32: return floatBytes(x)
         case .f16:
             var h = [UInt16](repeating: 0, count: x.count)
-            ck_f32_to_f16(x, &h, x.count)
+            ck_fp32_to_fp16_row(x, &h, x.count)
             return h.withUnsafeBytes { Array($0) }
         case .q8_0:
             var out = [UInt8](repeating: 0, count: x.count / 32 * 34)

@@ -98,7 +98,7 @@ final class QuantizationTests: XCTestCase {
         for c in cases {
             let x = try floats(c + ".f32")
             var out = [UInt16](repeating: 0, count: x.count)
-            ck_f32_to_f16(x, &out, x.count)
+            ck_fp32_to_fp16_row(x, &out, x.count)
             XCTAssertEqual(out.withUnsafeBytes { Array($0) }, try bytes(c + ".f16"), "F16 differs from numpy for case \(c)")
         }
     }
@@ -108,8 +108,8 @@ final class QuantizationTests: XCTestCase {
             let q8 = try bytes(c + ".q8_0"), q4 = try bytes(c + ".q4_0")
             let n = q8.count / 34 * 32
             var y8 = [Float](repeating: 0, count: n), y4 = [Float](repeating: 0, count: n)
-            q8.withUnsafeBytes { ck_dequantize_q8_0($0.baseAddress!.assumingMemoryBound(to: ck_block_q8_0.self), &y8, n) }
-            q4.withUnsafeBytes { ck_dequantize_q4_0($0.baseAddress!.assumingMemoryBound(to: ck_block_q4_0.self), &y4, n) }
+            q8.withUnsafeBytes { ck_row_to_float(CK_TYPE_Q8_0, $0.baseAddress!, &y8, n) }
+            q4.withUnsafeBytes { ck_row_to_float(CK_TYPE_Q4_0, $0.baseAddress!, &y4, n) }
             XCTAssertEqual(y8.map(\.bitPattern), try floats(c + ".q8_0.deq").map(\.bitPattern), "Q8_0 dequantization, case \(c)")
             XCTAssertEqual(y4.map(\.bitPattern), try floats(c + ".q4_0.deq").map(\.bitPattern), "Q4_0 dequantization, case \(c)")
         }
@@ -119,7 +119,7 @@ final class QuantizationTests: XCTestCase {
         let x = try floats("halfconv.f32")
         let expected = try bytes("halfconv.f16")
         var out = [UInt16](repeating: 0, count: x.count)
-        ck_f32_to_f16(x, &out, x.count)
+        ck_fp32_to_fp16_row(x, &out, x.count)
         let want = expected.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
         for i in x.indices where !x[i].isNaN {
             XCTAssertEqual(out[i], want[i], "float \(x[i]) (bits \(String(x[i].bitPattern, radix: 16))) converts to \(out[i]), numpy gives \(want[i])")

@@ -45,7 +45,7 @@ static void *make_weights(ck_type t, int m, int k, float **wf_out) {
             ck_quantize_q8_0_gguf(row, dst, (size_t)k);
             if (i % 4 == 0) ((ck_block_q8_0 *)dst)[0].qs[i % 32] = -128;
             break;
-        case CK_TYPE_F16: ck_f32_to_f16(row, dst, (size_t)k); break;
+        case CK_TYPE_F16: ck_fp32_to_fp16_row(row, dst, (size_t)k); break;
         case CK_TYPE_F32: memcpy(dst, row, sizeof(float) * (size_t)k); break;
         }
     }

@@ -200,10 +200,10 @@ static void attention_case(const attn_case *c) {
         k16 = malloc(sizeof(ck_half) * (size_t)c->n_kv * width);
         v16 = malloc(sizeof(ck_half) * (size_t)c->n_kv * width);
         for (int j = 0; j < c->n_kv; j++) {
-            ck_f32_to_f16(k + (size_t)j * ldk, k16 + (size_t)j * width, (size_t)width);
-            ck_f32_to_f16(v + (size_t)j * ldk, v16 + (size_t)j * width, (size_t)width);
-            ck_f16_to_f32(k16 + (size_t)j * width, k + (size_t)j * ldk, (size_t)width);
-            ck_f16_to_f32(v16 + (size_t)j * width, v + (size_t)j * ldk, (size_t)width);
+            ck_fp32_to_fp16_row(k + (size_t)j * ldk, k16 + (size_t)j * width, (size_t)width);
+            ck_fp32_to_fp16_row(v + (size_t)j * ldk, v16 + (size_t)j * width, (size_t)width);
+            ck_fp16_to_fp32_row(k16 + (size_t)j * width, k + (size_t)j * ldk, (size_t)width);
+            ck_fp16_to_fp32_row(v16 + (size_t)j * width, v + (size_t)j * ldk, (size_t)width);
         }
     }
     float *mask = NULL;

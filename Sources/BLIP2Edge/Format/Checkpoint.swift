@@ -78,8 +78,9 @@ public struct Checkpoint: Sendable {
         (directory as NSString).appendingPathComponent(name)
     }
 
-    /// The shard files an index names, in first-mention order. Names must be plain file
-    /// names in the index's folder: an index cannot point us elsewhere on the disk.
+    /// The shard files an index names, sorted. Names must be plain file names in the
+    /// index's folder: an index cannot point us elsewhere on the disk. Which shard the index
+    /// says holds a tensor does not matter: each shard's own header says what it holds.
     private static func shards(fromIndex indexPath: String) throws -> [String] {
         struct Index: Decodable { let weight_map: [String: String] }
         let data = try SmallFile.read(indexPath)
@@ -90,18 +91,16 @@ public struct Checkpoint: Sendable {
             throw CheckpointError.invalidIndex(path: indexPath, reason: "expected a JSON object with a weight_map of tensor name to file name")
         }
         let folder = (indexPath as NSString).deletingLastPathComponent
-        var seen = Set<String>()
-        var ordered: [String] = []
-        for name in index.weight_map.keys.sorted() {
-            let file = index.weight_map[name] ?? ""
+        var files = Set<String>()
+        for (name, file) in index.weight_map {
             guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
                 throw CheckpointError.invalidIndex(path: indexPath, reason: "tensor \(name) maps to \"\(file)\", which is not a file name in the index's folder")
             }
-            if seen.insert(file).inserted { ordered.append(file) }
+            files.insert(file)
         }
-        guard !ordered.isEmpty else {
+        guard !files.isEmpty else {
             throw CheckpointError.invalidIndex(path: indexPath, reason: "weight_map is empty")
         }
-        return ordered.sorted().map { folder.isEmpty ? $0 : (folder as NSString).appendingPathComponent($0) }
+        return files.sorted().map { folder.isEmpty ? $0 : (folder as NSString).appendingPathComponent($0) }
     }
 }

@@ -77,12 +77,15 @@ struct Generator {
     /// transformers' warpers in order (temperature, top-k, top-p), then a draw.
     static func draw(_ scores: UnsafeMutablePointer<Float>, vocab: Int, _ s: GenerationParameters.Sampling, _ rng: inout SplitMix) -> Int {
         if s.temperature != 1 { for i in 0..<vocab { scores[i] /= s.temperature } }
-        var order = (0..<vocab).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        // Ranking the vocabulary is needed only for top-k and top-p.
+        let truncating = (s.topK > 0 && s.topK < vocab) || s.topP < 1
+        let order = truncating ? (0..<vocab).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) } : []
         if s.topK > 0 && s.topK < vocab {
             let kth = scores[order[s.topK - 1]]
             for i in 0..<vocab where scores[i] < kth { scores[i] = -.infinity }
         }
-        let maxScore = scores[order[0]]
+        var maxScore = -Float.infinity
+        for i in 0..<vocab { maxScore = max(maxScore, scores[i]) }
         var probs = [Double](repeating: 0, count: vocab)
         var total = 0.0
         for i in 0..<vocab {
@@ -98,7 +101,6 @@ struct Generator {
                 if kept >= Double(s.topP) { cut = rank + 1; break }
             }
             for i in order[cut...] { probs[i] = 0 }
-            order.removeAll()
             total = probs.reduce(0, +)
         }
         var u = rng.nextDouble() * total

@@ -102,13 +102,11 @@ final class LanguageModel {
                              rows: rowsPerCache)
             }
             for (i, cache) in caches.enumerated() {
-                var params = ck_attention_params(
-                    q: q.const + i * rowsPerCache * d, ldq: Int32(d), k: cache.keys(layer: l), ldk: Int32(d),
-                    v: cache.values(layer: l), ldv: Int32(d), kv_type: cache.kernelType,
-                    o: context.pointer + i * rowsPerCache * d, ldo: Int32(d), n_q: Int32(rowsPerCache),
-                    n_kv: Int32(cache.length + rowsPerCache), n_heads: Int32(config.headCount), head_dim: Int32(headDim),
-                    scale: 1 / Float(headDim).squareRoot(), mask: nil, causal: 1)
-                guard ck_attention(pool.handle, &params) == 0 else { throw RuntimeError.kernelRejected(what: "OPT attention") }
+                try attention(q: q.const + i * rowsPerCache * d, ldq: d, k: cache.keys(layer: l), ldk: d,
+                              v: cache.values(layer: l), ldv: d, kvType: cache.kernelType,
+                              into: context.pointer + i * rowsPerCache * d, ldo: d, queries: rowsPerCache,
+                              keys: cache.length + rowsPerCache, heads: config.headCount, headDim: headDim, causal: true,
+                              pool: pool, what: "OPT attention")
             }
             try b.out(context.const, rows: count, into: h.pointer, pool: pool)
             addInPlace(x.pointer, h.const, count: count * d)

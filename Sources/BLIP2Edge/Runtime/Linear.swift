@@ -63,3 +63,15 @@ final class Buffer: @unchecked Sendable {
 func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
     for i in 0..<count { x[i] += y[i] }
 }
+
+/// Scaled dot-product attention of every head (scale head_dim^-0.5), rows laid out
+/// [tokens, heads * headDim] with the given row strides; `causal` for OPT's cache, where the
+/// queries are the last `queries` of `keys` positions.
+func attention(q: UnsafePointer<Float>, ldq: Int, k: UnsafeRawPointer, ldk: Int, v: UnsafeRawPointer, ldv: Int,
+               kvType: ck_type = CK_TYPE_F32, into out: UnsafeMutablePointer<Float>, ldo: Int,
+               queries: Int, keys: Int, heads: Int, headDim: Int, causal: Bool, pool: ThreadPool, what: String) throws {
+    var p = ck_attention_params(q: q, ldq: Int32(ldq), k: k, ldk: Int32(ldk), v: v, ldv: Int32(ldv), kv_type: kvType,
+                                o: out, ldo: Int32(ldo), n_q: Int32(queries), n_kv: Int32(keys), n_heads: Int32(heads),
+                                head_dim: Int32(headDim), scale: 1 / Float(headDim).squareRoot(), mask: nil, causal: causal ? 1 : 0)
+    guard ck_attention(pool.handle, &p) == 0 else { throw RuntimeError.kernelRejected(what: what) }
+}

@@ -86,12 +86,9 @@ final class QFormer {
         try a.query(h.const, rows: nq, into: q.pointer, pool: pool)
         try a.key(source, rows: keyCount, into: k.pointer, pool: pool)
         try a.value(source, rows: keyCount, into: v.pointer, pool: pool)
-        var params = ck_attention_params(
-            q: q.const, ldq: Int32(d), k: UnsafeRawPointer(k.pointer), ldk: Int32(d), v: UnsafeRawPointer(v.pointer), ldv: Int32(d),
-            kv_type: CK_TYPE_F32, o: context.pointer, ldo: Int32(d), n_q: Int32(nq), n_kv: Int32(keyCount),
-            n_heads: Int32(config.headCount), head_dim: Int32(config.headDim),
-            scale: 1 / Float(config.headDim).squareRoot(), mask: nil, causal: 0)
-        guard ck_attention(pool.handle, &params) == 0 else { throw RuntimeError.kernelRejected(what: "Q-Former attention") }
+        try attention(q: q.const, ldq: d, k: UnsafeRawPointer(k.pointer), ldk: d, v: UnsafeRawPointer(v.pointer), ldv: d,
+                      into: context.pointer, ldo: d, queries: nq, keys: keyCount, heads: config.headCount,
+                      headDim: config.headDim, causal: false, pool: pool, what: "Q-Former attention")
         try a.dense(context.const, rows: nq, into: t.pointer, pool: pool)
         addInPlace(t.pointer, h.const, count: nq * d)
         a.norm(t.const, rows: nq, dim: d, into: h.pointer)

@@ -70,12 +70,10 @@ final class VisionEncoder {
         for b in blocks {
             b.norm1(x.const, rows: n, dim: d, into: h.pointer)
             try b.qkv(h.const, rows: n, into: qkv.pointer, pool: pool)
-            var params = ck_attention_params(
-                q: qkv.const, ldq: Int32(3 * d), k: UnsafeRawPointer(qkv.pointer + d), ldk: Int32(3 * d),
-                v: UnsafeRawPointer(qkv.pointer + 2 * d), ldv: Int32(3 * d), kv_type: CK_TYPE_F32,
-                o: context.pointer, ldo: Int32(d), n_q: Int32(n), n_kv: Int32(n), n_heads: Int32(c.headCount),
-                head_dim: Int32(c.headDim), scale: 1 / Float(c.headDim).squareRoot(), mask: nil, causal: 0)
-            guard ck_attention(pool.handle, &params) == 0 else { throw RuntimeError.kernelRejected(what: "vision attention") }
+            try attention(q: qkv.const, ldq: 3 * d, k: UnsafeRawPointer(qkv.pointer + d), ldk: 3 * d,
+                          v: UnsafeRawPointer(qkv.pointer + 2 * d), ldv: 3 * d, into: context.pointer, ldo: d,
+                          queries: n, keys: n, heads: c.headCount, headDim: c.headDim, causal: false, pool: pool,
+                          what: "vision attention")
             try b.projection(context.const, rows: n, into: h.pointer, pool: pool)
             addInPlace(x.pointer, h.const, count: n * d)
             b.norm2(x.const, rows: n, dim: d, into: h.pointer)
