@@ -10,15 +10,7 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
-// The model is used in place from a mapping: if the file is truncated or rewritten while we
-// run, touching a page past its new end raises SIGBUS. Say so in one line instead of dying
-// with a bus error (only async-signal-safe calls here).
-let busError: @convention(c) (Int32) -> Void = { _ in
-    let message = "blip2-edge: the model file was truncated or changed while in use (SIGBUS); replace model files by renaming a new file into place\n"
-    _ = message.withCString { write(2, $0, strlen($0)) }
-    _exit(1)
-}
-signal(SIGBUS, busError)
+installBusErrorHandler()
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else {

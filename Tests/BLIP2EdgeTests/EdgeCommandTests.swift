@@ -134,31 +134,46 @@ final class EdgeCommandTests: XCTestCase {
 
 /// Faults: a model file truncated while mapped (another process rewrites it in place).
 final class EdgeFaultTests: XCTestCase {
+    /// The fault lands on whichever thread first touches a lost page: the main thread or a
+    /// kernel worker. A handler that only works on one of them once passed here and crashed in
+    /// CI, so several processes run at once to give both a chance.
     func testModelTruncatedWhileInUseIsReportedNotACrash() throws {
         let dir = TemporaryDirectory()
-        let model = dir.file("m.gguf")
-        try Converter(plan: QuantizationPlan(fileType: .f32)).convert(input: Fixtures.path("tiny-a"), output: model)
-        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: model)[.size] as? Int)
-        let p = Process()
-        p.executableURL = EdgeCommandTests.binary
-        p.arguments = ["caption", "-", "--model", model, "--greedy", "--max-tokens", "3"]
-        let input = Pipe(), err = Pipe()
-        p.standardInput = input
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
+        let original = dir.file("m.gguf")
+        try Converter(plan: QuantizationPlan(fileType: .f32)).convert(input: Fixtures.path("tiny-a"), output: original)
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: original)[.size] as? Int)
+        var runs: [(process: Process, input: Pipe, err: Pipe, model: String)] = []
+        for i in 0..<4 {
+            let model = dir.file("m\(i).gguf")
+            try FileManager.default.copyItem(atPath: original, toPath: model)
+            let p = Process()
+            p.executableURL = EdgeCommandTests.binary
+            p.arguments = ["caption", "-", "--model", model, "--greedy", "--max-tokens", "3", "--threads", "2"]
+            let input = Pipe(), err = Pipe()
+            p.standardInput = input
+            p.standardError = err
+            p.standardOutput = Pipe()
+            try p.run()
+            runs.append((p, input, err, model))
+        }
         // The model is mapped and parsed before the image is read from standard input; the
         // weights' pages are first touched after it arrives.
         Thread.sleep(forTimeInterval: 1.0)
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: model))
-        try h.truncate(atOffset: UInt64(size / 8))
-        try h.close()
-        input.fileHandleForWriting.write(Data("P6 2 2 255\n".utf8) + Data(repeating: 128, count: 12))
-        try input.fileHandleForWriting.close()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, "killed by a signal instead of reporting it: \(message)")
-        XCTAssertEqual(p.terminationStatus, 1)
-        XCTAssertTrue(message.contains("truncated or changed while in use"), message)
+        for run in runs {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: run.model))
+            try h.truncate(atOffset: UInt64(size / 8))
+            try h.close()
+        }
+        for run in runs {
+            run.input.fileHandleForWriting.write(Data("P6 2 2 255\n".utf8) + Data(repeating: 128, count: 12))
+            try run.input.fileHandleForWriting.close()
+        }
+        for run in runs {
+            let message = String(decoding: run.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            run.process.waitUntilExit()
+            XCTAssertEqual(run.process.terminationReason, .exit, "killed by a signal instead of reporting it: \(message)")
+            XCTAssertEqual(run.process.terminationStatus, 1)
+            XCTAssertTrue(message.contains("truncated or changed while in use"), message)
+        }
     }
 }
