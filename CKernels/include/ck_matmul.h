@@ -40,4 +40,17 @@ void ck_row_to_float(ck_type t, const void *x, float *y, size_t k);
 int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
               float *Y, int n, int m, int k);
 
+// Several matmuls of one X (the q, k and v projections of a layer) as one: X is quantized once
+// and the weight rows of all outputs are shared out in one pass of the pool, so the threads
+// meet once instead of once per output. Each output is exactly what ck_matmul gives for it.
+#define CK_MATMUL_MAX_OUTPUTS 4
+typedef struct {
+    ck_type type;
+    const void *w;
+    const float *bias; // may be NULL
+    float *y;          // [n x m]
+    int m;
+} ck_matmul_output;
+int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul_output *outs, int count);
+
 #endif

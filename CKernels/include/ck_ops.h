@@ -30,6 +30,14 @@ void ck_relu(const float *x, float *y, size_t n);
 // columns become 0.
 void ck_softmax(float *x, int rows, int cols, int causal);
 
+// C[r, t] = sum_j A[r, j] B[j, t] for r < nr, t < nc, j < kk, on one thread: A rows lda
+// floats apart, B rows ldb elements apart in fp32 or fp16 (b_type CK_TYPE_F32 / CK_TYPE_F16),
+// C rows ldc floats apart. The product of attention's weights with V (and of Q with a
+// transposed K): B's rows are read in place, its columns are the SIMD lanes. The sum over j
+// is in fp32 in an order that depends on the variant. Returns 0, or -1 on bad arguments.
+int ck_gemm_nn(const float *a, int lda, const void *b, int ldb, ck_type b_type, float *c, int ldc,
+               int nr, int kk, int nc);
+
 // Multi-head scaled dot-product attention, rows laid out [tokens, n_heads * head_dim] with
 // row strides in elements (so q, k, v may be slices of one fused QKV output):
 //   O[i, h] = sum_j softmax_j(scale * Q[i, h] . K[j, h] + mask[i, j]) V[j, h].

@@ -52,6 +52,9 @@ typedef struct {
     void (*gelu)(const float *x, float *y, size_t n);
     void (*relu)(const float *x, float *y, size_t n);
     void (*softmax_row)(float *x, int n);
+    // C[r][t] = sum_j A[r][j] B[j][t] (see ck_gemm_nn); ldb in bytes, B fp16 when b_f16.
+    void (*gemm_nn)(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk,
+                    int nc, float *c, size_t ldc);
 } ck_kernels;
 
 extern const ck_kernels ck_kernels_ref;
@@ -82,6 +85,8 @@ void ck_layernorm_row_ref(const float *x, float *y, int dim, const float *w, con
 void ck_gelu_ref(const float *x, float *y, size_t n);
 void ck_relu_ref(const float *x, float *y, size_t n);
 void ck_softmax_row_ref(float *x, int n);
+void ck_gemm_nn_ref(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk, int nc,
+                    float *c, size_t ldc);
 
 // Portable helpers of the drivers.
 void *ck_aligned_alloc(size_t bytes);

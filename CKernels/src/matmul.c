@@ -81,18 +81,28 @@ static void q8_buffer_free(q8_buffer *qb) {
     ck_aligned_free(qb->mem);
 }
 
+// One output of a job, its weight rows shared out in chunks: items [first, first + items).
 typedef struct {
-    const ck_kernels *kt;
     const ck_type_kernels *tk;
     const char *w;
     size_t rb;
-    const float *x, *bias;
+    const float *bias;
     float *y;
-    int n, m, k;
+    int m, quant;
+    int chunk, first, items;
+} mm_out;
+
+typedef struct {
+    const ck_kernels *kt;
+    const float *x;
+    int n, k;
     int panels; // quantized: 1 when act holds panels of CK_PANEL rows
     q8_buffer q8;
+    int n_gemm;      // with panels: rows [0, n_gemm) in q8's panels, the rest in tail's rows
+    q8_buffer tail;
     volatile int failed; // a worker ran out of memory
-    int chunk;           // weight rows per work item
+    mm_out out[CK_MATMUL_MAX_OUTPUTS];
+    int count, items;
     atomic_int next;     // next work item
 } mm_job;
 
@@ -113,6 +123,11 @@ static void quantize_rows(mm_job *j, int r0, int r1) {
     if (!qs || !d || !s) j->failed = 1;
     if (qs && d && s) {
         for (int r = r0; r < r1; r++) {
+            if (r >= j->n_gemm) {
+                ck_q8_act *a = &j->tail.act[r - j->n_gemm];
+                j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, (int8_t *)a->qs, (float *)a->d, (int32_t *)a->s);
+                continue;
+            }
             j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, qs, d, s);
             const ck_q8_act *p = &j->q8.act[r / CK_PANEL];
             int lane = r % CK_PANEL;
@@ -140,35 +155,42 @@ static int float_chunk_rows(int k) {
     return r < 4 ? 4 : r;
 }
 
-// Weight rows [i0, i1) against all activation rows.
-static void matmul_rows(mm_job *j, int i0, int i1) {
+// Weight rows [i0, i1) of one output against all activation rows.
+static void matmul_rows(const mm_job *j, const mm_out *o, int i0, int i1) {
     int cnt = i1 - i0;
-    const char *w = j->w + (size_t)i0 * j->rb;
-    int quant = j->q8.act != NULL;
-    if (quant && j->panels) {
+    const char *w = o->w + (size_t)i0 * o->rb;
+    if (o->quant && j->panels) {
         const int step = CK_MAX_PANELS * CK_PANEL;
-        for (int r0 = 0; r0 < j->n; r0 += step) {
-            int nr = j->n - r0 < step ? j->n - r0 : step;
-            j->tk->gemm(w, j->rb, cnt, j->k, &j->q8.act[r0 / CK_PANEL], 0, nr,
-                        j->y + (size_t)r0 * j->m + i0, j->m);
+        for (int r0 = 0; r0 < j->n_gemm; r0 += step) {
+            int nr = j->n_gemm - r0 < step ? j->n_gemm - r0 : step;
+            o->tk->gemm(w, o->rb, cnt, j->k, &j->q8.act[r0 / CK_PANEL], 0, nr,
+                        o->y + (size_t)r0 * o->m + i0, o->m);
         }
-    } else if (!quant && j->tk->gemm && j->n > 1) {
+        for (int r = j->n_gemm; r < j->n; r++)
+            o->tk->gemv(w, o->rb, cnt, j->k, &j->tail.act[r - j->n_gemm], o->y + (size_t)r * o->m + i0);
+    } else if (!o->quant && o->tk->gemm && j->n > 1) {
         int chunk = float_chunk_rows(j->k);
         for (int r0 = 0; r0 < j->n; r0 += chunk) {
             int nr = j->n - r0 < chunk ? j->n - r0 : chunk;
-            j->tk->gemm(w, j->rb, cnt, j->k, j->x + (size_t)r0 * j->k, (size_t)j->k, nr,
-                        j->y + (size_t)r0 * j->m + i0, j->m);
+            o->tk->gemm(w, o->rb, cnt, j->k, j->x + (size_t)r0 * j->k, (size_t)j->k, nr,
+                        o->y + (size_t)r0 * o->m + i0, o->m);
         }
     } else {
         for (int r = 0; r < j->n; r++) {
-            const void *xr = quant ? (const void *)&j->q8.act[r] : (const void *)(j->x + (size_t)r * j->k);
-            j->tk->gemv(w, j->rb, cnt, j->k, xr, j->y + (size_t)r * j->m + i0);
+            const void *xr = o->quant ? (const void *)&j->q8.act[r] : (const void *)(j->x + (size_t)r * j->k);
+            o->tk->gemv(w, o->rb, cnt, j->k, xr, o->y + (size_t)r * o->m + i0);
         }
     }
-    if (j->bias)
+    if (o->bias)
         for (int r = 0; r < j->n; r++)
-            for (int i = i0; i < i1; i++) j->y[(size_t)r * j->m + i] += j->bias[i];
+            for (int i = i0; i < i1; i++) o->y[(size_t)r * o->m + i] += o->bias[i];
 }
+
+// Weight bytes per work item when n > 1: the chunk stays in L2 while every pass of activation
+// panels runs over it.
+#define GEMM_CHUNK_BYTES (256 * 1024)
+// Rows of a last single panel that go through the n = 1 kernel instead (see ck_matmul_multi).
+#define GEMV_TAIL_ROWS 2
 
 // Threads take chunks of weight rows from a shared counter rather than fixed shares, so a
 // thread slowed by a busy or slower core (big.LITTLE) does not hold up the others. Which
@@ -178,46 +200,84 @@ static void matmul_task(void *ctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     for (;;) {
-        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        long i0 = (long)c * j->chunk;
-        if (i0 >= j->m) return;
-        long i1 = i0 + j->chunk < j->m ? i0 + j->chunk : j->m;
-        matmul_rows(j, (int)i0, (int)i1);
+        int it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= j->items) return;
+        const mm_out *o = j->out;
+        while (it >= o->first + o->items) o++;
+        long i0 = (long)(it - o->first) * o->chunk;
+        long i1 = i0 + o->chunk < o->m ? i0 + o->chunk : o->m;
+        matmul_rows(j, o, (int)i0, (int)i1);
     }
 }
 
-int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
-              float *Y, int n, int m, int k) {
-    if (n < 0 || m < 0 || k <= 0 || !W || !X || !Y) return -1;
-    size_t rb = ck_row_size(t, (size_t)k);
-    if (!rb) return -1;
-    if (n == 0 || m == 0) return 0;
+int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul_output *outs, int count) {
+    if (n < 0 || k <= 0 || !X || !outs || count < 1 || count > CK_MATMUL_MAX_OUTPUTS) return -1;
     mm_job j = {0};
     j.kt = ck_kernels_active();
-    j.tk = ck_type_kernels_for(j.kt, t);
-    j.w = W;
-    j.rb = rb;
     j.x = X;
-    j.bias = bias;
-    j.y = Y;
     j.n = n;
-    j.m = m;
     j.k = k;
-    if (t == CK_TYPE_Q4_0 || t == CK_TYPE_Q8_0) {
-        j.panels = n > 1 && j.tk->gemm != NULL;
-        int count = j.panels ? (n + CK_PANEL - 1) / CK_PANEL : n;
-        if (q8_buffer_init(&j.q8, count, j.panels ? CK_PANEL : 1, k / 32) != 0) return -1;
+    j.count = count;
+    int any_quant = 0, all_gemm = 1;
+    for (int c = 0; c < count; c++) {
+        const ck_matmul_output *src = &outs[c];
+        mm_out *o = &j.out[c];
+        o->rb = ck_row_size(src->type, (size_t)k);
+        if (!o->rb || src->m < 0 || !src->w || !src->y) return -1;
+        o->tk = ck_type_kernels_for(j.kt, src->type);
+        o->w = src->w;
+        o->bias = src->bias;
+        o->y = src->y;
+        o->m = src->m;
+        o->quant = src->type == CK_TYPE_Q4_0 || src->type == CK_TYPE_Q8_0;
+        any_quant |= o->quant;
+        if (o->quant && !o->tk->gemm) all_gemm = 0;
+    }
+    if (n == 0) return 0;
+    if (any_quant) {
+        j.panels = n > 1 && all_gemm;
+        j.n_gemm = n;
+        int panels = (n + CK_PANEL - 1) / CK_PANEL, last = n - (panels - 1) * CK_PANEL;
+        // A last pass over the weights with one panel (an odd count) costs about half a full
+        // pass whatever its rows; a row or two there are cheaper through the n = 1 kernel
+        // (BLIP-2's 257 ViT tokens, the 33-row caption prefix).
+        if (j.panels && panels > 1 && panels % CK_MAX_PANELS == 1 && last <= GEMV_TAIL_ROWS) {
+            j.n_gemm = n - last;
+            panels--;
+            if (q8_buffer_init(&j.tail, last, 1, k / 32) != 0) return -1;
+        }
+        int acts = j.panels ? panels : n;
+        if (q8_buffer_init(&j.q8, acts, j.panels ? CK_PANEL : 1, k / 32) != 0) {
+            if (j.tail.act) q8_buffer_free(&j.tail);
+            return -1;
+        }
         if (n >= 4)
             ck_pool_run(pool, quantize_task, &j);
         else
             quantize_rows(&j, 0, n);
     }
-    // About eight chunks per thread, whole multiples of 8 rows (the kernels' row groups).
+    // About eight chunks per thread and output, whole multiples of 8 rows (the kernels' row
+    // groups).
     int nth = ck_pool_size(pool);
-    j.chunk = (m + 8 * nth - 1) / (8 * nth);
-    j.chunk = (j.chunk + 7) / 8 * 8;
+    for (int c = 0; c < count; c++) {
+        mm_out *o = &j.out[c];
+        o->chunk = (o->m + 8 * nth - 1) / (8 * nth);
+        if (n > 1 && (size_t)o->chunk * o->rb > GEMM_CHUNK_BYTES) o->chunk = (int)(GEMM_CHUNK_BYTES / o->rb);
+        o->chunk = o->chunk < 8 ? 8 : (o->chunk + 7) / 8 * 8;
+        o->first = j.items;
+        o->items = (o->m + o->chunk - 1) / o->chunk;
+        j.items += o->items;
+    }
     atomic_init(&j.next, 0);
-    if (!j.failed) ck_pool_run(pool, matmul_task, &j);
+    if (!j.failed && j.items > 0) ck_pool_run(pool, matmul_task, &j);
     if (j.q8.act) q8_buffer_free(&j.q8);
+    if (j.tail.act) q8_buffer_free(&j.tail);
     return j.failed ? -1 : 0;
+}
+
+int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
+              float *Y, int n, int m, int k) {
+    if (m < 0 || !Y) return -1;
+    ck_matmul_output o = {t, W, bias, Y, m};
+    return ck_matmul_multi(pool, X, n, k, &o, 1);
 }

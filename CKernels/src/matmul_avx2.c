@@ -385,6 +385,8 @@ void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, co
 void ck_gelu_avx2(const float *x, float *y, size_t n);
 void ck_relu_avx2(const float *x, float *y, size_t n);
 void ck_softmax_row_avx2(float *x, int n);
+void ck_gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
+                     float *c, size_t ldc);
 
 const ck_kernels ck_kernels_avx2 = {
     .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
@@ -398,6 +400,7 @@ const ck_kernels ck_kernels_avx2 = {
     .gelu = ck_gelu_avx2,
     .relu = ck_relu_avx2,
     .softmax_row = ck_softmax_row_avx2,
+    .gemm_nn = ck_gemm_nn_avx2,
 };
 
 #endif

@@ -179,13 +179,16 @@ void ck_layernorm_row_neon(const float *x, float *y, int dim, const float *w, co
 void ck_gelu_neon(const float *x, float *y, size_t n);
 void ck_relu_neon(const float *x, float *y, size_t n);
 void ck_softmax_row_neon(float *x, int n);
+void ck_gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
+                     float *c, size_t ldc);
 
 #define NEON_COMMON                                                                              \
     .f32 = {gemv_f32_f32_neon, gemm_f32_f32_neon, ck_to_float_f32_ref},                          \
     .f16 = {gemv_f16_f32_neon, gemm_f16_f32_neon, to_float_f16_neon},                            \
     .quantize_q8 = quantize_q8_neon, .f16_to_f32 = ck_f16_to_f32_neon,                           \
     .f32_to_f16 = ck_f32_to_f16_neon, .layernorm_row = ck_layernorm_row_neon,                    \
-    .gelu = ck_gelu_neon, .relu = ck_relu_neon, .softmax_row = ck_softmax_row_neon
+    .gelu = ck_gelu_neon, .relu = ck_relu_neon, .softmax_row = ck_softmax_row_neon,      \
+    .gemm_nn = ck_gemm_nn_neon
 
 const ck_kernels ck_kernels_neon = {
     NEON_COMMON,

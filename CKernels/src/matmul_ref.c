@@ -124,4 +124,5 @@ const ck_kernels ck_kernels_ref = {
     .gelu = ck_gelu_ref,
     .relu = ck_relu_ref,
     .softmax_row = ck_softmax_row_ref,
+    .gemm_nn = ck_gemm_nn_ref,
 };

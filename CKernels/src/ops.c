@@ -33,6 +33,15 @@ static int causal_visible(int i, int n_q, int n_kv) {
     return v < 0 ? 0 : v > n_kv ? n_kv : v;
 }
 
+int ck_gemm_nn(const float *a, int lda, const void *b, int ldb, ck_type b_type, float *c, int ldc,
+               int nr, int kk, int nc) {
+    if (!a || !b || !c || nr < 0 || kk < 0 || nc < 0 || lda < kk || ldb < nc || ldc < nc) return -1;
+    if (b_type != CK_TYPE_F32 && b_type != CK_TYPE_F16) return -1;
+    size_t esz = b_type == CK_TYPE_F16 ? 2 : 4;
+    ck_kernels_active()->gemm_nn(a, (size_t)lda, b, (size_t)ldb * esz, b_type == CK_TYPE_F16, nr, kk, nc, c, (size_t)ldc);
+    return 0;
+}
+
 void ck_softmax(float *x, int rows, int cols, int causal) {
     const ck_kernels *kt = ck_kernels_active();
     for (int r = 0; r < rows; r++) {
@@ -52,21 +61,52 @@ typedef struct {
 
 // Queries per work item: scores of a chunk of queries against the keys are one matmul.
 enum { ATTN_Q_CHUNK = 64 };
+// Up to this many queries, each query's scores come from the gemv kernel against K in place
+// (staging K^T for them would cost more than the product).
+enum { ATTN_FEW_Q = 4 };
 
-// Y[nr x m] = X[nr x k] . W[m x k]^T with float rows, through the variant's GEMM if it has one.
-static void rows_matmul(const ck_type_kernels *tk, const void *w, size_t rb, int m, int k, const float *x,
-                        size_t xs, int nr, float *y, int ldy) {
-    if (tk->gemm) {
-        tk->gemm(w, rb, m, k, x, xs, nr, y, ldy);
-        return;
+// A few queries (a decode step: one per sequence): per query, the scores by the variant's gemv
+// against K in place, then O = P V by gemm_nn with V also in place.
+static void attend_few(const ck_attention_params *p, const ck_kernels *kt, int h, float *s) {
+    int hd = p->head_dim, f16 = p->kv_type == CK_TYPE_F16;
+    size_t esz = f16 ? 2 : 4;
+    const ck_type_kernels *tk_kv = ck_type_kernels_for(kt, p->kv_type);
+    const char *kh = (const char *)p->k + (size_t)h * hd * esz, *vh = (const char *)p->v + (size_t)h * hd * esz;
+    for (int i = 0; i < p->n_q; i++) {
+        float *o = p->o + (size_t)i * p->ldo + (size_t)h * hd;
+        int nv = p->causal ? causal_visible(i, p->n_q, p->n_kv) : p->n_kv;
+        if (nv == 0) {
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            continue;
+        }
+        tk_kv->gemv(kh, (size_t)p->ldk * esz, nv, hd, p->q + (size_t)i * p->ldq + (size_t)h * hd, s);
+        const float *mrow = p->mask ? p->mask + (size_t)i * p->n_kv : NULL;
+        for (int j = 0; j < nv; j++) s[j] = s[j] * p->scale + (mrow ? mrow[j] : 0.0f);
+        kt->softmax_row(s, nv);
+        kt->gemm_nn(s, (size_t)nv, vh, (size_t)p->ldv * esz, f16, 1, nv, hd, o, (size_t)p->ldo);
     }
-    for (int r = 0; r < nr; r++) tk->gemv(w, rb, m, k, x + (size_t)r * xs, y + (size_t)r * ldy);
 }
 
-// One work item = (head, chunk of queries): S = Q K^T (the float matmul kernels, K used in
-// place), scale + mask + softmax per row, then O = P V with V^T staged as fp32 in scratch (the
-// matmul kernels want the summed dimension contiguous). Chunks do not depend on the number of
-// threads, so neither do the results.
+// K^T of head h, rows [from, to) of K, into kt (fp32, row stride n_kv): the keys become the
+// lanes of gemm_nn and head_dim, short, the summed dimension.
+static void stage_keys(const ck_attention_params *p, const ck_kernels *kt, int h, int from, int to, float *ktr,
+                       float *row) {
+    int hd = p->head_dim, f16 = p->kv_type == CK_TYPE_F16;
+    size_t esz = f16 ? 2 : 4;
+    for (int j = from; j < to; j++) {
+        const char *kj = (const char *)p->k + ((size_t)j * p->ldk + (size_t)h * hd) * esz;
+        const float *src = (const float *)kj;
+        if (f16) {
+            kt->f16_to_f32((const ck_half *)kj, row, (size_t)hd);
+            src = row;
+        }
+        for (int t = 0; t < hd; t++) ktr[(size_t)t * p->n_kv + j] = src[t];
+    }
+}
+
+// One work item = (head, chunk of queries): S = Q K^T (gemm_nn against K^T, staged once per
+// head), scale + mask + softmax per row, then O = P V (gemm_nn with V in place). Chunks do not
+// depend on the number of threads, so neither do the results.
 static void attention_task(void *ctx, int ith, int nth) {
     attn_job *job = ctx;
     const ck_attention_params *p = job->p;
@@ -75,22 +115,27 @@ static void attention_task(void *ctx, int ith, int nth) {
     (void)nth;
     int chunks = (p->n_q + ATTN_Q_CHUNK - 1) / ATTN_Q_CHUNK;
     long items = (long)p->n_heads * chunks;
-    int hd = p->head_dim, n_kv = p->n_kv;
+    int hd = p->head_dim, n_kv = p->n_kv, few = p->n_q <= ATTN_FEW_Q;
     float *s = malloc(sizeof(float) * ATTN_Q_CHUNK * ((size_t)n_kv + 1));
-    float *vt = malloc(sizeof(float) * (size_t)hd * ((size_t)n_kv + 1));
-    if (!s || !vt) {
+    float *ktr = few ? NULL : malloc(sizeof(float) * (size_t)hd * ((size_t)n_kv + 1));
+    float *row = few ? NULL : malloc(sizeof(float) * (size_t)hd);
+    if (!s || (!few && (!ktr || !row))) {
         job->failed = 1;
         free(s);
-        free(vt);
+        free(ktr);
+        free(row);
         return;
     }
     int f16 = p->kv_type == CK_TYPE_F16;
     size_t esz = f16 ? 2 : 4;
-    const ck_type_kernels *tk_kv = ck_type_kernels_for(kt, p->kv_type), *tk_f32 = &kt->f32;
-    int vt_head = -1, vt_filled = 0;
+    int kt_head = -1, kt_filled = 0;
     for (;;) {
         long it = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
         if (it >= items) break;
+        if (few) { // one chunk per head
+            attend_few(p, kt, (int)it, s);
+            continue;
+        }
         int h = (int)(it / chunks), i0 = (int)(it % chunks) * ATTN_Q_CHUNK;
         int nq = p->n_q - i0 < ATTN_Q_CHUNK ? p->n_q - i0 : ATTN_Q_CHUNK;
         int nvmax = p->causal ? causal_visible(i0 + nq - 1, p->n_q, n_kv) : n_kv;
@@ -99,30 +144,28 @@ static void attention_task(void *ctx, int ith, int nth) {
             for (int r = 0; r < nq; r++) memset(o + (size_t)r * p->ldo, 0, sizeof(float) * (size_t)hd);
             continue;
         }
-        const char *kh = (const char *)p->k + (size_t)h * hd * esz;
-        rows_matmul(tk_kv, kh, (size_t)p->ldk * esz, nvmax, hd, p->q + (size_t)i0 * p->ldq + (size_t)h * hd,
-                    (size_t)p->ldq, nq, s, nvmax);
+        if (kt_head != h) kt_filled = 0;
+        kt_head = h;
+        if (nvmax > kt_filled) {
+            stage_keys(p, kt, h, kt_filled, nvmax, ktr, row);
+            kt_filled = nvmax;
+        }
+        kt->gemm_nn(p->q + (size_t)i0 * p->ldq + (size_t)h * hd, (size_t)p->ldq, ktr, (size_t)n_kv * sizeof(float), 0,
+                    nq, hd, nvmax, s, (size_t)nvmax);
         for (int r = 0; r < nq; r++) {
-            float *row = s + (size_t)r * nvmax;
+            float *srow = s + (size_t)r * nvmax;
             int nv = p->causal ? causal_visible(i0 + r, p->n_q, n_kv) : n_kv;
             const float *mrow = p->mask ? p->mask + (size_t)(i0 + r) * n_kv : NULL;
-            for (int j = 0; j < nv; j++) row[j] = row[j] * p->scale + (mrow ? mrow[j] : 0.0f);
-            kt->softmax_row(row, nv);
-            for (int j = nv; j < nvmax; j++) row[j] = 0.0f;
+            for (int j = 0; j < nv; j++) srow[j] = srow[j] * p->scale + (mrow ? mrow[j] : 0.0f);
+            kt->softmax_row(srow, nv);
+            for (int j = nv; j < nvmax; j++) srow[j] = 0.0f;
         }
-        if (vt_head != h) vt_filled = 0;
-        vt_head = h;
         const char *vh = (const char *)p->v + (size_t)h * hd * esz;
-        for (int j = vt_filled; j < nvmax; j++) { // vt[t][j] = V[j][h, t]; row stride n_kv
-            const char *vj = vh + (size_t)j * p->ldv * esz;
-            for (int t = 0; t < hd; t++)
-                vt[(size_t)t * n_kv + j] = f16 ? ck_half_to_float_ref(((const ck_half *)vj)[t]) : ((const float *)vj)[t];
-        }
-        if (nvmax > vt_filled) vt_filled = nvmax;
-        rows_matmul(tk_f32, vt, (size_t)n_kv * sizeof(float), hd, nvmax, s, (size_t)nvmax, nq, o, p->ldo);
+        kt->gemm_nn(s, (size_t)nvmax, vh, (size_t)p->ldv * esz, f16, nq, nvmax, hd, o, (size_t)p->ldo);
     }
     free(s);
-    free(vt);
+    free(ktr);
+    free(row);
 }
 
 int ck_attention(ck_pool *pool, const ck_attention_params *p) {

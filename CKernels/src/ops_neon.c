@@ -122,4 +122,67 @@ void ck_softmax_row_neon(float *x, int n) {
     for (; i < n; i++) x[i] *= inv;
 }
 
+// ---- C = A B with B's columns in the lanes (see ops_avx2.c) --------------------------------
+
+NEON_INLINE float32x4_t load_b4(const char *row, int t, int f16) {
+    return f16 ? vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(row + (size_t)t * 2))))
+               : vld1q_f32((const float *)(row + (size_t)t * 4));
+}
+
+NEON_INLINE void nn_tile(const float *a, size_t lda, const char *b, size_t ldb, int f16, int kk, float *c,
+                         size_t ldc, const int R, const int V) {
+    float32x4_t acc[4][8];
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) acc[r][v] = vdupq_n_f32(0.0f);
+    for (int j = 0; j < kk; j++) {
+        const char *bj = b + (size_t)j * ldb;
+        float32x4_t bv[8];
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) bv[v] = load_b4(bj, v * 4, f16);
+        CK_UNROLL(8)
+        for (int r = 0; r < R; r++) {
+            float ar = a[(size_t)r * lda + j];
+            CK_UNROLL(8)
+            for (int v = 0; v < V; v++) acc[r][v] = vfmaq_n_f32(acc[r][v], bv[v], ar);
+        }
+    }
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) vst1q_f32(c + (size_t)r * ldc + v * 4, acc[r][v]);
+}
+
+NEON_INLINE void nn_rows(const float *a, size_t lda, const char *b, size_t ldb, int f16, int kk, int nc,
+                         float *c, size_t ldc, const int R, const int V) {
+    size_t esz = f16 ? 2 : 4;
+    int t = 0;
+    for (; t + 4 * V <= nc; t += 4 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
+    for (; t + 4 <= nc; t += 4) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
+    for (; t < nc; t++)
+        for (int r = 0; r < R; r++) {
+            float s = 0.0f;
+            for (int j = 0; j < kk; j++) {
+                const char *bjt = b + (size_t)j * ldb + t * esz;
+                float bv = f16 ? ck_half_to_float_ref(*(const ck_half *)bjt) : *(const float *)bjt;
+                s = fmaf(a[(size_t)r * lda + j], bv, s);
+            }
+            c[(size_t)r * ldc + t] = s;
+        }
+}
+
+void ck_gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
+                     float *c, size_t ldc) {
+    const char *bb = b;
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 4);
+    switch (nr - r) {
+    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 4); break;
+    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 8); break;
+    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
+    default: break;
+    }
+}
+
 #endif

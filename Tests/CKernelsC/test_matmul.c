@@ -211,9 +211,9 @@ static void test_integer_path(ck_type t, int n, int m, int k) {
 
 // Same bits for any number of threads (the split is over m; each output's arithmetic is fixed).
 static void test_threads(const type_case *tc) {
-    const int n_cases[][3] = {{1, 45, 256}, {37, 45, 96}};
+    const int n_cases[][3] = {{1, 45, 256}, {37, 45, 96}, {33, 45, 96}};
     ck_pool *pools[3] = {ck_pool_create(2), ck_pool_create(3), ck_pool_create(5)};
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 3; c++) {
         int n = n_cases[c][0], m = n_cases[c][1], k = n_cases[c][2];
         float *wf;
         void *w = make_weights(tc->t, m, k, &wf);
@@ -233,6 +233,58 @@ static void test_threads(const type_case *tc) {
         free(w); free(wf); free(x); free(bias); free(y1); free(yp);
     }
     for (int p = 0; p < 3; p++) ck_pool_destroy(pools[p]);
+}
+
+// ck_matmul_multi: each output the same bits as its own ck_matmul, with every type in one call
+// (one X quantized for the quantized outputs, used as floats by the others), m = 0 outputs,
+// threads, and the bad arguments.
+static void test_multi(void) {
+    const int n_cases[] = {1, 3, 20};
+    const int ms[CK_MATMUL_MAX_OUTPUTS] = {45, 0, 17, 64};
+    const int k = 96;
+    ck_pool *pool = ck_pool_create(3);
+    for (size_t ni = 0; ni < 3; ni++) {
+        int n = n_cases[ni];
+        float *x = make_acts(n, k, 0);
+        void *w[CK_MATMUL_MAX_OUTPUTS];
+        float *wf[CK_MATMUL_MAX_OUTPUTS], *bias[CK_MATMUL_MAX_OUTPUTS], *want[CK_MATMUL_MAX_OUTPUTS], *got[CK_MATMUL_MAX_OUTPUTS];
+        ck_matmul_output outs[CK_MATMUL_MAX_OUTPUTS];
+        for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++) {
+            ck_type t = types[o].t;
+            w[o] = make_weights(t, ms[o] ? ms[o] : 1, k, &wf[o]);
+            bias[o] = o == 2 ? NULL : make_bias(ms[o] ? ms[o] : 1);
+            want[o] = calloc((size_t)n * (ms[o] ? ms[o] : 1), sizeof(float));
+            got[o] = calloc((size_t)n * (ms[o] ? ms[o] : 1), sizeof(float));
+            outs[o] = (ck_matmul_output){t, w[o], bias[o], got[o], ms[o]};
+        }
+        ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
+        for (size_t vi = 0; vi < 4; vi++) {
+            if (ck_set_variant(variants[vi]) != 0) continue;
+            for (int threads = 0; threads < 2; threads++) {
+                ck_pool *pl = threads ? pool : NULL;
+                for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++)
+                    check(ck_matmul(pl, types[o].t, w[o], x, bias[o], want[o], n, ms[o], k) == 0, "matmul runs");
+                check(ck_matmul_multi(pl, x, n, k, outs, CK_MATMUL_MAX_OUTPUTS) == 0, "matmul_multi runs");
+                for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++)
+                    check(memcmp(want[o], got[o], sizeof(float) * (size_t)n * ms[o]) == 0,
+                          "matmul_multi output %d (%s, m=%d) %s == its own matmul (n=%d, %d threads)", o, types[o].name,
+                          ms[o], ck_variant_name(variants[vi]), n, ck_pool_size(pl));
+                // The first output alone.
+                check(ck_matmul_multi(pl, x, n, k, outs, 1) == 0, "matmul_multi with one output runs");
+                check(memcmp(want[0], got[0], sizeof(float) * (size_t)n * ms[0]) == 0, "matmul_multi of one output == matmul");
+            }
+        }
+        for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++) { free(w[o]); free(wf[o]); free(bias[o]); free(want[o]); free(got[o]); }
+        free(x);
+    }
+    ck_pool_destroy(pool);
+    float x[64] = {0}, y[4];
+    uint8_t wb[256] = {0};
+    ck_matmul_output ok = {CK_TYPE_F32, wb, NULL, y, 1}, bad_k = {CK_TYPE_Q8_0, wb, NULL, y, 1};
+    ck_matmul_output many[CK_MATMUL_MAX_OUTPUTS + 1] = {ok, ok, ok, ok, ok};
+    check(ck_matmul_multi(NULL, x, 1, 48, (ck_matmul_output[]){ok, bad_k}, 2) == -1, "matmul_multi rejects one bad output");
+    check(ck_matmul_multi(NULL, x, 1, 32, many, CK_MATMUL_MAX_OUTPUTS + 1) == -1, "matmul_multi rejects too many outputs");
+    check(ck_matmul_multi(NULL, x, 1, 32, many, 0) == -1, "matmul_multi rejects no outputs");
 }
 
 static void test_bad_args(void) {
@@ -265,9 +317,12 @@ int main(void) {
     test_quantize();
     test_dequantize();
     test_bad_args();
+    test_multi();
     const int shapes_q[][3] = {{1, 1, 32},  {1, 5, 32},   {2, 3, 64},    {3, 7, 96},   {1, 64, 256},
                                {8, 9, 128}, {9, 17, 64},  {16, 4, 32},   {17, 33, 160}, {33, 6, 96},
-                               {257, 11, 64}, {1, 13, 10240}, {5, 7, 10240}};
+                               {257, 11, 64}, {1, 13, 10240}, {5, 7, 10240},
+                               // a last single panel of 2 rows (its rows through gemv), of 3 (not)
+                               {18, 7, 64}, {19, 5, 96}};
     const int shapes_f[][3] = {{1, 5, 13}, {4, 9, 37}, {7, 3, 1}, {2, 6, 8}};
     for (size_t ti = 0; ti < 4; ti++) {
         for (size_t s = 0; s < sizeof shapes_q / sizeof shapes_q[0]; s++)

@@ -14,6 +14,7 @@
 //    (gamma_{d+3} + 6 u)) + 4 u (|y| + |b|).
 //  - Softmax over n (plus TOL_FLUSH absolute): exp errs by at most 3 u per element on each side (2 ulp + rounding of the
 //    argument's subtraction is exact), the sum by gamma_n: |dp| <= p (2 gamma_n + 8 u).
+//  - gemm_nn (C = A B, kk terms): any summation order, |dc| <= 2 gamma_kk sum_j |a_j b_j|.
 //  - Attention: scores differ by at most 2 gamma_hd scale sum|q k| (two dot orders); a score
 //    error e changes p_j by at most 2e relatively; the weighted sum of n_kv rows adds
 //    2 gamma_{n_kv} sum p|v|: |do| <= max|v| (2 e_max + 2 gamma_n + 8 u) + 2 gamma_n max|v|.
@@ -181,6 +182,64 @@ static void test_softmax(void) {
     check(allmasked[0] == 0.0f && allmasked[4] == 0.0f, "softmax of a fully masked row is zeros");
 }
 
+// C = A B with B's columns in the lanes: every variant (and the reference) against the
+// definition in double, with strided rows, fp32 and fp16 B, the tile edges (1-4 rows, column
+// counts around 8, 16, 32 and 64) and rows of huge and tiny values.
+static void gemm_nn_case(int nr, int kk, int nc, int f16) {
+    int lda = kk + 3, ldb = nc + 5, ldc = nc + 2;
+    float *a = malloc(sizeof(float) * ((size_t)nr * lda + 1)), *bf = malloc(sizeof(float) * ((size_t)kk * ldb + 1));
+    ck_half *bh = malloc(sizeof(ck_half) * ((size_t)kk * ldb + 1));
+    float *c = malloc(sizeof(float) * ((size_t)nr * ldc + 1));
+    fill_normal(a, (size_t)nr * lda + 1, 1.0f);
+    fill_normal(bf, (size_t)kk * ldb + 1, 1.0f);
+    for (int r = 0; r < nr; r++) {
+        if (r % 3 == 1) for (int j = 0; j < kk; j++) a[(size_t)r * lda + j] *= 1e20f;
+        if (r % 5 == 2) for (int j = 0; j < kk; j++) a[(size_t)r * lda + j] *= 1e-20f;
+    }
+    if (f16) { // B holds fp16 values; compare against exactly those
+        ck_fp32_to_fp16_row(bf, bh, (size_t)kk * ldb + 1);
+        ck_fp16_to_fp32_row(bh, bf, (size_t)kk * ldb + 1);
+    }
+    ck_variant all[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
+    for (size_t vi = 0; vi < 4; vi++) {
+        if (ck_set_variant(all[vi]) != 0) continue;
+        for (size_t i = 0; i < (size_t)nr * ldc + 1; i++) c[i] = -7.0f; // the gaps must survive
+        check(ck_gemm_nn(a, lda, f16 ? (const void *)bh : bf, ldb, f16 ? CK_TYPE_F16 : CK_TYPE_F32, c, ldc, nr, kk, nc) == 0,
+              "gemm_nn runs");
+        int ok = 1;
+        double worst = 0;
+        for (int r = 0; r < nr; r++) {
+            for (int t = 0; t < nc; t++) {
+                double exact = 0, mag = 0;
+                for (int j = 0; j < kk; j++) {
+                    double pr = (double)a[(size_t)r * lda + j] * bf[(size_t)j * ldb + t];
+                    exact += pr;
+                    mag += fabs(pr);
+                }
+                double tol = 2 * gamma_n(kk) * mag, err = fabs(c[(size_t)r * ldc + t] - exact);
+                if (!(err <= tol)) ok = 0;
+                if (tol > 0) worst = fmax(worst, err / tol);
+            }
+            for (int t = nc; t < ldc && (size_t)r * ldc + t < (size_t)nr * ldc; t++)
+                if (c[(size_t)r * ldc + t] != -7.0f) ok = 0;
+        }
+        check(ok, "gemm_nn %s within 2 gamma_kk sum|ab| (nr=%d kk=%d nc=%d f16=%d, worst %.3g of tol)",
+              ck_variant_name(all[vi]), nr, kk, nc, f16, worst);
+    }
+    free(a); free(bf); free(bh); free(c);
+}
+
+static void test_gemm_nn(void) {
+    const int shapes[][3] = {{1, 1, 1}, {1, 53, 80}, {2, 7, 17}, {3, 257, 88}, {4, 88, 257}, {5, 9, 33},
+                             {9, 1, 7}, {1, 13, 64}, {2, 5, 65}, {1, 3, 71}, {7, 88, 16}, {64, 88, 31}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int f16 = 0; f16 < 2; f16++) gemm_nn_case(shapes[i][0], shapes[i][1], shapes[i][2], f16);
+    float x[4] = {0};
+    check(ck_gemm_nn(x, 1, x, 1, CK_TYPE_Q4_0, x, 1, 1, 1, 1) == -1, "gemm_nn rejects a quantized B");
+    check(ck_gemm_nn(x, 1, x, 1, CK_TYPE_F32, x, 1, 1, 2, 1) == -1, "gemm_nn rejects lda < kk");
+    check(ck_gemm_nn(x, 1, x, 1, CK_TYPE_F32, x, 1, 1, 1, 0) == 0, "gemm_nn with no columns does nothing");
+}
+
 // Attention: variants against the reference with the tolerance above, and the reference against
 // a double-precision evaluation of the definition.
 typedef struct {
@@ -278,6 +337,10 @@ static void test_attention(void) {
         {1, 1, 1, 1, 1, 0, 0, 0},
         {130, 140, 2, 11, 1, 0, 0, 0}, // several query chunks, causal, with a past of 10
         {70, 70, 2, 9, 0, 1, 1, 1},    // several chunks, fp16, mask, fused buffer
+        {1, 53, 4, 80, 1, 0, 0, 0},    // OPT decode step, fp32 cache (the few-query path)
+        {4, 21, 2, 16, 0, 0, 1, 1},    // the few-query path's limit, mask, fused buffer
+        {2, 2, 3, 7, 1, 1, 0, 0},      // few queries, fp16, causal with no past
+        {5, 12, 2, 8, 1, 0, 0, 0},     // one past the few-query path
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) attention_case(&cases[i]);
     ck_attention_params bad = {0};
@@ -316,6 +379,7 @@ int main(void) {
     test_relu_gelu();
     test_layernorm();
     test_softmax();
+    test_gemm_nn();
     test_attention();
     test_pool();
     return finish();

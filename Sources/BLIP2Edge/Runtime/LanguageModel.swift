@@ -94,9 +94,7 @@ final class LanguageModel {
         let headDim = config.headDim
         for (l, b) in blocks.enumerated() {
             b.attentionNorm(x.const, rows: count, dim: d, into: h.pointer)
-            try b.q(h.const, rows: count, into: q.pointer, pool: pool)
-            try b.k(h.const, rows: count, into: k.pointer, pool: pool)
-            try b.v(h.const, rows: count, into: context.pointer, pool: pool)
+            try Linear.apply(h.const, rows: count, (b.q, q.pointer), (b.k, k.pointer), (b.v, context.pointer), pool: pool)
             for (i, cache) in caches.enumerated() {
                 cache.append(layer: l, keys: k.const + i * rowsPerCache * d, values: context.const + i * rowsPerCache * d,
                              rows: rowsPerCache)

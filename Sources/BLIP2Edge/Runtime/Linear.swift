@@ -24,6 +24,25 @@ struct Linear {
     }
 }
 
+extension Linear {
+    /// Linears of one input as one kernel call (ck_matmul_multi: q, k and v): the input is
+    /// quantized once and the threads meet once instead of once per projection. Each output is
+    /// what its own call would give.
+    static func apply(_ x: UnsafePointer<Float>, rows: Int, _ outputs: (Linear, UnsafeMutablePointer<Float>)...,
+                      pool: ThreadPool) throws {
+        guard let first = outputs.first?.0 else { return }
+        try withUnsafeTemporaryAllocation(of: ck_matmul_output.self, capacity: outputs.count) { outs in
+            for (i, (linear, y)) in outputs.enumerated() {
+                precondition(linear.inFeatures == first.inFeatures, "Linear.apply: inputs of different widths")
+                outs[i] = ck_matmul_output(type: linear.weight.ckType, w: linear.weight.data, bias: linear.bias, y: y,
+                                           m: Int32(linear.outFeatures))
+            }
+            let rc = ck_matmul_multi(pool.handle, x, Int32(rows), Int32(first.inFeatures), outs.baseAddress, Int32(outputs.count))
+            if rc != 0 { throw RuntimeError.kernelRejected(what: outputs.map(\.0.name).joined(separator: ", ")) }
+        }
+    }
+}
+
 /// LayerNorm with its weight and bias.
 struct LayerNorm {
     let weight: UnsafePointer<Float>

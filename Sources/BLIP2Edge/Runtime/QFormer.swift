@@ -84,8 +84,7 @@ final class QFormer {
     private func attend(_ a: Attention, keysFrom source: UnsafePointer<Float>, keyCount: Int, pool: ThreadPool) throws {
         let nq = queryCount, d = config.hiddenSize
         try a.query(h.const, rows: nq, into: q.pointer, pool: pool)
-        try a.key(source, rows: keyCount, into: k.pointer, pool: pool)
-        try a.value(source, rows: keyCount, into: v.pointer, pool: pool)
+        try Linear.apply(source, rows: keyCount, (a.key, k.pointer), (a.value, v.pointer), pool: pool)
         try attention(q: q.const, ldq: d, k: UnsafeRawPointer(k.pointer), ldk: d, v: UnsafeRawPointer(v.pointer), ldv: d,
                       into: context.pointer, ldo: d, queries: nq, keys: keyCount, heads: config.headCount,
                       headDim: config.headDim, causal: false, pool: pool, what: "Q-Former attention")
