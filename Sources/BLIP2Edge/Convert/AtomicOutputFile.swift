@@ -13,13 +13,29 @@ final class AtomicOutputFile {
         self.finalPath = finalPath
         let url = URL(fileURLWithPath: finalPath)
         let folder = url.deletingLastPathComponent().path
-        var template = Array((folder as NSString).appendingPathComponent(".\(url.lastPathComponent).partial-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .cannotWrite(path: finalPath, reason: errnoString()) }
-        _ = fchmod(fd, 0o644)
-        self.fd = fd
-        self.temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        InterruptCleanup.register(temporaryPath)
+        // The name is registered for removal before the file exists (unlike mkstemp, which
+        // creates first): a signal at any moment then removes the file or finds none.
+        var attempts = 0
+        while true {
+            let candidate = (folder as NSString).appendingPathComponent(".\(url.lastPathComponent).partial-\(Self.randomSuffix())")
+            InterruptCleanup.register(candidate)
+            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                _ = fchmod(fd, 0o644)
+                self.fd = fd
+                self.temporaryPath = candidate
+                return
+            }
+            let err = errno
+            InterruptCleanup.unregister()
+            attempts += 1
+            guard err == EEXIST, attempts < 100 else { throw .cannotWrite(path: finalPath, reason: String(cString: strerror(err))) }
+        }
+    }
+
+    private static func randomSuffix() -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<12).map { _ in letters[Int.random(in: 0..<letters.count)] })
     }
 
     deinit { discard() }
