@@ -71,31 +71,34 @@ AVX2 static void quantize_q8_avx2(const float *x, size_t k, int8_t *qs, float *d
 // reference's sequence of fused multiply-adds (one per block, in order) at the cost of about
 // one shuffle per block.
 
-// Partial sums (8 lanes) of one block: for Q4_0 of the unsigned nibbles times x (the offset of
-// 8 is removed later from the block sum of x); for Q8_0 of the signed products.
-AVX2_INLINE __m256i block_lanes(const uint8_t *blk, const int8_t *xq, int q4) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i x = _mm256_load_si256((const __m256i *)xq);
-    __m256i p16;
-    if (q4) {
-        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
-        // Upper lane shifted by 4: low nibbles = elements 0..15, high nibbles = 16..31.
-        __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)),
-                                       _mm256_set1_epi8(15));
-        p16 = _mm256_maddubs_epi16(nib, x);
-    } else {
-        __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        // maddubs multiplies unsigned by signed: |w| times x with w's sign moved onto x.
-        p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    }
-    return _mm256_madd_epi16(p16, ones);
+// Q4_0: unsigned nibbles times x (the offset of 8 is removed later from the block sum of x).
+// The int16 products of nibble pairs (2 x 15 x 127 at most) stay exact through two horizontal
+// adds (8 products, 15240 at most), so four rows are reduced in int16 and widened once.
+AVX2_INLINE __m256i nibble_products(const uint8_t *blk, __m256i x) {
+    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    // Upper lane shifted by 4: low nibbles = elements 0..15, high nibbles = 16..31.
+    __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
+    return _mm256_maddubs_epi16(nib, x);
+}
+
+// Q8_0: signed products (|w| times x with w's sign moved onto x, as maddubs multiplies unsigned
+// by signed) may reach 2 x 127 x 128 per int16, so each row is widened to 8 int32 lanes first.
+AVX2_INLINE __m256i q8_block_lanes(const uint8_t *blk, __m256i x) {
+    __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
 // [sum r0, sum r1, sum r2, sum r3] of one block, as low and high partial halves per lane.
 AVX2_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
                                 const int8_t *xq, int q4) {
-    __m256i r01 = _mm256_hadd_epi32(block_lanes(r0, xq, q4), block_lanes(r1, xq, q4));
-    __m256i r23 = _mm256_hadd_epi32(block_lanes(r2, xq, q4), block_lanes(r3, xq, q4));
+    __m256i x = _mm256_load_si256((const __m256i *)xq);
+    if (q4) {
+        __m256i h01 = _mm256_hadd_epi16(nibble_products(r0, x), nibble_products(r1, x));
+        __m256i h23 = _mm256_hadd_epi16(nibble_products(r2, x), nibble_products(r3, x));
+        return _mm256_madd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_set1_epi16(1));
+    }
+    __m256i r01 = _mm256_hadd_epi32(q8_block_lanes(r0, x), q8_block_lanes(r1, x));
+    __m256i r23 = _mm256_hadd_epi32(q8_block_lanes(r2, x), q8_block_lanes(r3, x));
     return _mm256_hadd_epi32(r01, r23);
 }
 

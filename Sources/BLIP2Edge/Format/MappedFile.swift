@@ -32,13 +32,6 @@ public final class MappedFile: @unchecked Sendable {
             throw FileError.cannotOpen(path: path, reason: "mmap failed: \(errnoString())")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
-        #if os(Linux)
-        // Weights are streamed once per token: with 4 KiB pages that is a TLB miss every 4 KiB.
-        // Marked for huge pages, the kernel reads the file into 2 MiB page-cache folios on
-        // first touch and maps them with one TLB entry each (where the file system supports
-        // large folios; elsewhere this is a no-op).
-        _ = madvise(base, size, MADV_HUGEPAGE)
-        #endif
     }
 
     deinit {
