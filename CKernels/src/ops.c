@@ -87,7 +87,7 @@ static void attend_few(const ck_attention_params *p, const ck_kernels *kt, int h
     }
 }
 
-// K^T of head h, rows [from, to) of K, into kt (fp32, row stride n_kv): the keys become the
+// K^T of head h, rows [from, to) of K, into ktr (fp32, row stride n_kv): the keys become the
 // lanes of gemm_nn and head_dim, short, the summed dimension.
 static void stage_keys(const ck_attention_params *p, const ck_kernels *kt, int h, int from, int to, float *ktr,
                        float *row) {
