@@ -4,7 +4,8 @@ import CKernels
 /// up at `position + 2`, blocks of causal self-attention with the query scaled by
 /// head_dim^-0.5 and a ReLU feed-forward, a final LayerNorm, and the LM head tied to the
 /// token embedding. Keys and values are cached, so each new token costs one pass over the
-/// weights; scratch and caches are sized at creation, so decoding allocates nothing.
+/// weights; scratch and caches are sized at creation (the kernels still allocate their small
+/// quantized-activation buffers per matmul).
 final class LanguageModel {
     struct Block {
         let attentionNorm, ffnNorm: LayerNorm
@@ -76,7 +77,7 @@ final class LanguageModel {
     }
 
     /// Rows are grouped by sequence: rows [i * rowsPerCache, (i + 1) * rowsPerCache) belong to
-    /// caches[i] and take its next positions. Allocates nothing.
+    /// caches[i] and take its next positions. Scratch is preallocated.
     func forward(_ inputs: UnsafePointer<Float>, caches: [KVCache], rowsPerCache: Int, logits: UnsafeMutablePointer<Float>,
                          allRows: Bool, pool: ThreadPool) throws {
         let d = config.hiddenSize
