@@ -26,6 +26,21 @@ extension GGUFFile {
         metadata["\(prompt).prompt_ids"] == nil ? [] : try ints("\(prompt).prompt_ids")
     }
 
+    /// One `generate` case of the forward fixtures: its settings, prompt ids and expected ids.
+    func generationCase(_ name: String) throws -> (parameters: GenerationParameters, prompt: [Int], expected: [Int]) {
+        let k = "gen.\(name)."
+        var p = GenerationParameters()
+        p.maxNewTokens = try XCTUnwrap(metadata[k + "max_new_tokens"]?.integer)
+        p.minNewTokens = metadata[k + "min_new_tokens"]?.integer ?? 0
+        p.beamCount = metadata[k + "num_beams"]?.integer ?? 1
+        p.lengthPenalty = Float(metadata[k + "length_penalty"]?.number ?? 1)
+        p.earlyStopping = metadata[k + "early_stopping"]?.bool ?? false
+        p.repetitionPenalty = Float(metadata[k + "repetition_penalty"]?.number ?? 1)
+        p.noRepeatNgramSize = metadata[k + "no_repeat_ngram_size"]?.integer ?? 0
+        let prompt = try promptIds(try XCTUnwrap(metadata[k + "prompt"]?.string))
+        return (p, prompt, try ints(k + "ids"))
+    }
+
     func ints(_ key: String) throws -> [Int] {
         let a = try XCTUnwrap(metadata[key]?.array, "fixture lacks \(key)")
         return a.compactMap(\.integer)

@@ -66,18 +66,8 @@ final class ForwardTests: XCTestCase {
         let cases = try XCTUnwrap(ref.metadata["gen.names"]?.array?.compactMap(\.string))
         XCTAssertGreaterThanOrEqual(cases.count, 5)
         for c in cases {
-            let k = "gen.\(c)."
-            var p = GenerationParameters()
-            p.maxNewTokens = try XCTUnwrap(ref.metadata[k + "max_new_tokens"]?.integer)
-            p.minNewTokens = ref.metadata[k + "min_new_tokens"]?.integer ?? 0
-            p.beamCount = ref.metadata[k + "num_beams"]?.integer ?? 1
-            p.lengthPenalty = Float(ref.metadata[k + "length_penalty"]?.number ?? 1)
-            p.earlyStopping = ref.metadata[k + "early_stopping"]?.bool ?? false
-            p.repetitionPenalty = Float(ref.metadata[k + "repetition_penalty"]?.number ?? 1)
-            p.noRepeatNgramSize = ref.metadata[k + "no_repeat_ngram_size"]?.integer ?? 0
-            let prompt = try ref.promptIds(try XCTUnwrap(ref.metadata[k + "prompt"]?.string))
-            let got = try session.generate(promptTokens: prompt, parameters: p)
-            XCTAssertEqual(got, try ref.ints(k + "ids"), "\(name) case \(c)")
+            let g = try ref.generationCase(c)
+            XCTAssertEqual(try session.generate(promptTokens: g.prompt, parameters: g.parameters), g.expected, "\(name) case \(c)")
         }
     }
 

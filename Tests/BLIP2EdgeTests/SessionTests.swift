@@ -19,14 +19,8 @@ final class SessionTests: XCTestCase {
             let (s, ref) = try session(name)
             s.lowRAM = true
             for c in ["caption_greedy", "vqa_greedy", "caption_beam3", "vqa_beam4_lp0"] {
-                let k = "gen.\(c)."
-                var p = GenerationParameters()
-                p.maxNewTokens = try XCTUnwrap(ref.metadata[k + "max_new_tokens"]?.integer)
-                p.minNewTokens = ref.metadata[k + "min_new_tokens"]?.integer ?? 0
-                p.beamCount = ref.metadata[k + "num_beams"]?.integer ?? 1
-                p.lengthPenalty = Float(ref.metadata[k + "length_penalty"]?.number ?? 1)
-                let prompt = try ref.promptIds(try XCTUnwrap(ref.metadata[k + "prompt"]?.string))
-                XCTAssertEqual(try s.generate(promptTokens: prompt, parameters: p), try ref.ints(k + "ids"), "\(name) \(c) with an F16 cache")
+                let g = try ref.generationCase(c)
+                XCTAssertEqual(try s.generate(promptTokens: g.prompt, parameters: g.parameters), g.expected, "\(name) \(c) with an F16 cache")
             }
         }
     }
