@@ -102,19 +102,20 @@ typedef struct {
     q8_buffer tail;
     volatile int failed; // a worker ran out of memory
     mm_out out[CK_MATMUL_MAX_OUTPUTS];
-    int count, items;
+    int items;
     atomic_int next;     // next work item
 } mm_job;
 
-// Rows [r0, r1) of X quantized into the buffer; panel rows are scattered four bytes at a time.
+// Row r of X quantized into a row-layout activation.
+static void quantize_row_into(const mm_job *j, int r, const ck_q8_act *a) {
+    j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, (int8_t *)a->qs, (float *)a->d, (int32_t *)a->s);
+}
+
+// Rows [r0, r1) of X quantized into the buffers; panel rows are scattered four bytes at a time.
 static void quantize_rows(mm_job *j, int r0, int r1) {
     int nb = j->k / 32;
     if (!j->panels) {
-        for (int r = r0; r < r1; r++) {
-            ck_q8_act *a = &j->q8.act[r];
-            j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, (int8_t *)a->qs, (float *)a->d,
-                               (int32_t *)a->s);
-        }
+        for (int r = r0; r < r1; r++) quantize_row_into(j, r, &j->q8.act[r]);
         return;
     }
     int8_t *qs = malloc((size_t)j->k);
@@ -124,8 +125,7 @@ static void quantize_rows(mm_job *j, int r0, int r1) {
     if (qs && d && s) {
         for (int r = r0; r < r1; r++) {
             if (r >= j->n_gemm) {
-                ck_q8_act *a = &j->tail.act[r - j->n_gemm];
-                j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, (int8_t *)a->qs, (float *)a->d, (int32_t *)a->s);
+                quantize_row_into(j, r, &j->tail.act[r - j->n_gemm]);
                 continue;
             }
             j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, qs, d, s);
@@ -217,7 +217,6 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
     j.x = X;
     j.n = n;
     j.k = k;
-    j.count = count;
     int any_quant = 0, all_gemm = 1;
     for (int c = 0; c < count; c++) {
         const ck_matmul_output *src = &outs[c];
@@ -233,7 +232,19 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
         any_quant |= o->quant;
         if (o->quant && !o->tk->gemm) all_gemm = 0;
     }
-    if (n == 0) return 0;
+    // About eight chunks per thread and output, whole multiples of 8 rows (the kernels' row
+    // groups).
+    int nth = ck_pool_size(pool);
+    for (int c = 0; c < count; c++) {
+        mm_out *o = &j.out[c];
+        o->chunk = (o->m + 8 * nth - 1) / (8 * nth);
+        if (n > 1 && (size_t)o->chunk * o->rb > GEMM_CHUNK_BYTES) o->chunk = (int)(GEMM_CHUNK_BYTES / o->rb);
+        o->chunk = o->chunk < 8 ? 8 : (o->chunk + 7) / 8 * 8;
+        o->first = j.items;
+        o->items = (o->m + o->chunk - 1) / o->chunk;
+        j.items += o->items;
+    }
+    if (n == 0 || j.items == 0) return 0;
     if (any_quant) {
         j.panels = n > 1 && all_gemm;
         j.n_gemm = n;
@@ -256,20 +267,8 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
         else
             quantize_rows(&j, 0, n);
     }
-    // About eight chunks per thread and output, whole multiples of 8 rows (the kernels' row
-    // groups).
-    int nth = ck_pool_size(pool);
-    for (int c = 0; c < count; c++) {
-        mm_out *o = &j.out[c];
-        o->chunk = (o->m + 8 * nth - 1) / (8 * nth);
-        if (n > 1 && (size_t)o->chunk * o->rb > GEMM_CHUNK_BYTES) o->chunk = (int)(GEMM_CHUNK_BYTES / o->rb);
-        o->chunk = o->chunk < 8 ? 8 : (o->chunk + 7) / 8 * 8;
-        o->first = j.items;
-        o->items = (o->m + o->chunk - 1) / o->chunk;
-        j.items += o->items;
-    }
     atomic_init(&j.next, 0);
-    if (!j.failed && j.items > 0) ck_pool_run(pool, matmul_task, &j);
+    if (!j.failed) ck_pool_run(pool, matmul_task, &j);
     if (j.q8.act) q8_buffer_free(&j.q8);
     if (j.tail.act) q8_buffer_free(&j.tail);
     return j.failed ? -1 : 0;
@@ -277,7 +276,6 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
 
 int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
               float *Y, int n, int m, int k) {
-    if (m < 0 || !Y) return -1;
     ck_matmul_output o = {t, W, bias, Y, m};
     return ck_matmul_multi(pool, X, n, k, &o, 1);
 }

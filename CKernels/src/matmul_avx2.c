@@ -374,6 +374,66 @@ AVX2 static void gemv_f16_f32_avx2(const void *w, size_t rb, int m, int k, const
     gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
 }
 
+// ---- C = A B with B's columns in the lanes ------------------------------------------------
+//
+// Tiles of R rows of A times V vectors of 8 columns of B, R x V accumulators: each step j
+// broadcasts A[r][j] and loads B's row j once for the tile. One row of A (a decode step) takes
+// 8 vectors, so V is read in as few strips as possible.
+
+AVX2_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, float *c,
+                         size_t ldc, const int R, const int V) {
+    __m256 acc[4][8];
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
+    for (int j = 0; j < kk; j++) {
+        const uint8_t *bj = b + (size_t)j * ldb;
+        __m256 bv[8];
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) bv[v] = load_w8(bj, v * 8, f16);
+        CK_UNROLL(8)
+        for (int r = 0; r < R; r++) {
+            __m256 ar = _mm256_broadcast_ss(a + (size_t)r * lda + j);
+            CK_UNROLL(8)
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
+        }
+    }
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) _mm256_storeu_ps(c + (size_t)r * ldc + v * 8, acc[r][v]);
+}
+
+// Rows [0, R) of A against all columns: wide strips, then 8 columns, then single columns.
+AVX2_INLINE void nn_rows(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, int nc,
+                         float *c, size_t ldc, const int R, const int V) {
+    size_t esz = f16 ? 2 : 4;
+    int t = 0;
+    for (; t + 8 * V <= nc; t += 8 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
+    for (; t + 8 <= nc; t += 8) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
+    for (; t < nc; t++)
+        for (int r = 0; r < R; r++) {
+            float s = 0.0f;
+            for (int j = 0; j < kk; j++) s = fmaf(a[(size_t)r * lda + j], w_at(b + (size_t)j * ldb, t, f16), s);
+            c[(size_t)r * ldc + t] = s;
+        }
+}
+
+AVX2 static void gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
+                          float *c, size_t ldc) {
+    const uint8_t *bb = b;
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 2);
+    switch (nr - r) {
+    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 2); break;
+    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 4); break;
+    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
+    default: break;
+    }
+}
+
+
 AVX2 void ck_f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
@@ -388,8 +448,6 @@ void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, co
 void ck_gelu_avx2(const float *x, float *y, size_t n);
 void ck_relu_avx2(const float *x, float *y, size_t n);
 void ck_softmax_row_avx2(float *x, int n);
-void ck_gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
-                     float *c, size_t ldc);
 
 const ck_kernels ck_kernels_avx2 = {
     .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
@@ -403,7 +461,7 @@ const ck_kernels ck_kernels_avx2 = {
     .gelu = ck_gelu_avx2,
     .relu = ck_relu_avx2,
     .softmax_row = ck_softmax_row_avx2,
-    .gemm_nn = ck_gemm_nn_avx2,
+    .gemm_nn = gemm_nn_avx2,
 };
 
 #endif

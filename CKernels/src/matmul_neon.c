@@ -164,6 +164,61 @@ static void gemv_f16_f32_neon(const void *w, size_t rb, int m, int k, const void
     gemm_f_neon(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
 }
 
+// ---- C = A B with B's columns in the lanes (see matmul_avx2.c) --------------------------------
+
+NEON_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, float *c,
+                         size_t ldc, const int R, const int V) {
+    float32x4_t acc[4][8];
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) acc[r][v] = vdupq_n_f32(0.0f);
+    for (int j = 0; j < kk; j++) {
+        const uint8_t *bj = b + (size_t)j * ldb;
+        float32x4_t bv[8];
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) bv[v] = load_w4(bj, v * 4, f16);
+        CK_UNROLL(8)
+        for (int r = 0; r < R; r++) {
+            float ar = a[(size_t)r * lda + j];
+            CK_UNROLL(8)
+            for (int v = 0; v < V; v++) acc[r][v] = vfmaq_n_f32(acc[r][v], bv[v], ar);
+        }
+    }
+    CK_UNROLL(8)
+    for (int r = 0; r < R; r++)
+        CK_UNROLL(8)
+        for (int v = 0; v < V; v++) vst1q_f32(c + (size_t)r * ldc + v * 4, acc[r][v]);
+}
+
+NEON_INLINE void nn_rows(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, int nc,
+                         float *c, size_t ldc, const int R, const int V) {
+    size_t esz = f16 ? 2 : 4;
+    int t = 0;
+    for (; t + 4 * V <= nc; t += 4 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
+    for (; t + 4 <= nc; t += 4) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
+    for (; t < nc; t++)
+        for (int r = 0; r < R; r++) {
+            float s = 0.0f;
+            for (int j = 0; j < kk; j++) s = fmaf(a[(size_t)r * lda + j], w_at(b + (size_t)j * ldb, t, f16), s);
+            c[(size_t)r * ldc + t] = s;
+        }
+}
+
+static void gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
+                     float *c, size_t ldc) {
+    const uint8_t *bb = b;
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 4);
+    switch (nr - r) {
+    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 4); break;
+    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 8); break;
+    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
+    default: break;
+    }
+}
+
+
 void ck_f16_to_f32_neon(const ck_half *x, float *y, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
@@ -179,8 +234,6 @@ void ck_layernorm_row_neon(const float *x, float *y, int dim, const float *w, co
 void ck_gelu_neon(const float *x, float *y, size_t n);
 void ck_relu_neon(const float *x, float *y, size_t n);
 void ck_softmax_row_neon(float *x, int n);
-void ck_gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
-                     float *c, size_t ldc);
 
 #define NEON_COMMON                                                                              \
     .f32 = {gemv_f32_f32_neon, gemm_f32_f32_neon, ck_to_float_f32_ref},                          \
@@ -188,7 +241,7 @@ void ck_gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int 
     .quantize_q8 = quantize_q8_neon, .f16_to_f32 = ck_f16_to_f32_neon,                           \
     .f32_to_f16 = ck_f32_to_f16_neon, .layernorm_row = ck_layernorm_row_neon,                    \
     .gelu = ck_gelu_neon, .relu = ck_relu_neon, .softmax_row = ck_softmax_row_neon,      \
-    .gemm_nn = ck_gemm_nn_neon
+    .gemm_nn = gemm_nn_neon
 
 const ck_kernels ck_kernels_neon = {
     NEON_COMMON,

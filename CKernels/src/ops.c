@@ -6,7 +6,6 @@
 #include <string.h>
 #include "ck_internal.h"
 #include "ck_ops.h"
-#include "ck_fp16.h"
 
 void ck_fp16_to_fp32_row(const ck_half *x, float *y, size_t n) {
     ck_kernels_active()->f16_to_f32(x, y, n);
@@ -65,6 +64,15 @@ enum { ATTN_Q_CHUNK = 64 };
 // (staging K^T for them would cost more than the product).
 enum { ATTN_FEW_Q = 4 };
 
+// Scores of query row i (absolute index among the n_q) -> attention weights over its nv
+// visible keys; the row's columns beyond nv, up to `width`, become 0.
+static void weights_row(const ck_attention_params *p, const ck_kernels *kt, int i, int nv, int width, float *row) {
+    const float *mrow = p->mask ? p->mask + (size_t)i * p->n_kv : NULL;
+    for (int j = 0; j < nv; j++) row[j] = row[j] * p->scale + (mrow ? mrow[j] : 0.0f);
+    kt->softmax_row(row, nv);
+    for (int j = nv; j < width; j++) row[j] = 0.0f;
+}
+
 // A few queries (a decode step: one per sequence): per query, the scores by the variant's gemv
 // against K in place, then O = P V by gemm_nn with V also in place.
 static void attend_few(const ck_attention_params *p, const ck_kernels *kt, int h, float *s) {
@@ -80,9 +88,7 @@ static void attend_few(const ck_attention_params *p, const ck_kernels *kt, int h
             continue;
         }
         tk_kv->gemv(kh, (size_t)p->ldk * esz, nv, hd, p->q + (size_t)i * p->ldq + (size_t)h * hd, s);
-        const float *mrow = p->mask ? p->mask + (size_t)i * p->n_kv : NULL;
-        for (int j = 0; j < nv; j++) s[j] = s[j] * p->scale + (mrow ? mrow[j] : 0.0f);
-        kt->softmax_row(s, nv);
+        weights_row(p, kt, i, nv, nv, s);
         kt->gemm_nn(s, (size_t)nv, vh, (size_t)p->ldv * esz, f16, 1, nv, hd, o, (size_t)p->ldo);
     }
 }
@@ -116,7 +122,8 @@ static void attention_task(void *ctx, int ith, int nth) {
     int chunks = (p->n_q + ATTN_Q_CHUNK - 1) / ATTN_Q_CHUNK;
     long items = (long)p->n_heads * chunks;
     int hd = p->head_dim, n_kv = p->n_kv, few = p->n_q <= ATTN_FEW_Q;
-    float *s = malloc(sizeof(float) * ATTN_Q_CHUNK * ((size_t)n_kv + 1));
+    // Scores: one row per query of a chunk (a few queries reuse one row).
+    float *s = malloc(sizeof(float) * (few ? 1 : ATTN_Q_CHUNK) * ((size_t)n_kv + 1));
     float *ktr = few ? NULL : malloc(sizeof(float) * (size_t)hd * ((size_t)n_kv + 1));
     float *row = few ? NULL : malloc(sizeof(float) * (size_t)hd);
     if (!s || (!few && (!ktr || !row))) {
@@ -152,14 +159,9 @@ static void attention_task(void *ctx, int ith, int nth) {
         }
         kt->gemm_nn(p->q + (size_t)i0 * p->ldq + (size_t)h * hd, (size_t)p->ldq, ktr, (size_t)n_kv * sizeof(float), 0,
                     nq, hd, nvmax, s, (size_t)nvmax);
-        for (int r = 0; r < nq; r++) {
-            float *srow = s + (size_t)r * nvmax;
-            int nv = p->causal ? causal_visible(i0 + r, p->n_q, n_kv) : n_kv;
-            const float *mrow = p->mask ? p->mask + (size_t)(i0 + r) * n_kv : NULL;
-            for (int j = 0; j < nv; j++) srow[j] = srow[j] * p->scale + (mrow ? mrow[j] : 0.0f);
-            kt->softmax_row(srow, nv);
-            for (int j = nv; j < nvmax; j++) srow[j] = 0.0f;
-        }
+        for (int r = 0; r < nq; r++)
+            weights_row(p, kt, i0 + r, p->causal ? causal_visible(i0 + r, p->n_q, n_kv) : n_kv, nvmax,
+                        s + (size_t)r * nvmax);
         const char *vh = (const char *)p->v + (size_t)h * hd * esz;
         kt->gemm_nn(s, (size_t)nvmax, vh, (size_t)p->ldv * esz, f16, nq, nvmax, hd, o, (size_t)p->ldo);
     }

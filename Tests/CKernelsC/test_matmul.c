@@ -235,15 +235,16 @@ static void test_threads(const type_case *tc) {
     for (int p = 0; p < 3; p++) ck_pool_destroy(pools[p]);
 }
 
-// ck_matmul_multi: each output the same bits as its own ck_matmul, with every type in one call
+// ck_matmul_multi: each output the same bits as its own ck_matmul (a separate call per output), with every type in one call
 // (one X quantized for the quantized outputs, used as floats by the others), m = 0 outputs,
 // threads, and the bad arguments.
 static void test_multi(void) {
-    const int n_cases[] = {1, 3, 20};
+    // 33: a last single panel of one row, through the n = 1 kernel (the OPT prefix's q, k, v).
+    const int n_cases[] = {1, 3, 20, 33};
     const int ms[CK_MATMUL_MAX_OUTPUTS] = {45, 0, 17, 64};
     const int k = 96;
     ck_pool *pool = ck_pool_create(3);
-    for (size_t ni = 0; ni < 3; ni++) {
+    for (size_t ni = 0; ni < sizeof n_cases / sizeof n_cases[0]; ni++) {
         int n = n_cases[ni];
         float *x = make_acts(n, k, 0);
         void *w[CK_MATMUL_MAX_OUTPUTS];
@@ -269,9 +270,6 @@ static void test_multi(void) {
                     check(memcmp(want[o], got[o], sizeof(float) * (size_t)n * ms[o]) == 0,
                           "matmul_multi output %d (%s, m=%d) %s == its own matmul (n=%d, %d threads)", o, types[o].name,
                           ms[o], ck_variant_name(variants[vi]), n, ck_pool_size(pl));
-                // The first output alone.
-                check(ck_matmul_multi(pl, x, n, k, outs, 1) == 0, "matmul_multi with one output runs");
-                check(memcmp(want[0], got[0], sizeof(float) * (size_t)n * ms[0]) == 0, "matmul_multi of one output == matmul");
             }
         }
         for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++) { free(w[o]); free(wf[o]); free(bias[o]); free(want[o]); free(got[o]); }

@@ -46,7 +46,7 @@ struct Generator {
         var sequence = prefixIds
         sequence.reserveCapacity(prefixIds.count + parameters.maxNewTokens)
         var generated: [Int] = []
-        let caches = [cache] // built once: the loop below allocates nothing per token
+        let caches = [cache] // built once, not per token
         var t = Self.now()
         try model.forward(prefix, caches: caches, rowsPerCache: prefixIds.count, logits: logits.pointer, allRows: false, pool: pool)
         clock.prefill = Self.now() - t

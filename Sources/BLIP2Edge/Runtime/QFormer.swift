@@ -83,8 +83,12 @@ final class QFormer {
     /// h = LayerNorm(h + dense(attention(q = h, k = v = source))).
     private func attend(_ a: Attention, keysFrom source: UnsafePointer<Float>, keyCount: Int, pool: ThreadPool) throws {
         let nq = queryCount, d = config.hiddenSize
-        try a.query(h.const, rows: nq, into: q.pointer, pool: pool)
-        try Linear.apply(source, rows: keyCount, (a.key, k.pointer), (a.value, v.pointer), pool: pool)
+        if source == h.const { // self-attention: q, k and v of one input in one call
+            try Linear.apply(source, rows: nq, (a.query, q.pointer), (a.key, k.pointer), (a.value, v.pointer), pool: pool)
+        } else {
+            try a.query(h.const, rows: nq, into: q.pointer, pool: pool)
+            try Linear.apply(source, rows: keyCount, (a.key, k.pointer), (a.value, v.pointer), pool: pool)
+        }
         try attention(q: q.const, ldq: d, k: UnsafeRawPointer(k.pointer), ldk: d, v: UnsafeRawPointer(v.pointer), ldv: d,
                       into: context.pointer, ldo: d, queries: nq, keys: keyCount, heads: config.headCount,
                       headDim: config.headDim, causal: false, pool: pool, what: "Q-Former attention")
