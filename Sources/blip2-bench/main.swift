@@ -73,12 +73,11 @@ do {
         // The reference picks the tokens; both then score the same sequence.
         let reference = try Session(model: try BLIP2Model(path: refPath), threads: threads)
         let tokens = try reference.generate(image: image, parameters: greedy).tokens
-        let refLogits = try reference.prefixLogits(promptTokens: tokens)
+        let refLogits = try reference.logits(image: image, following: tokens)
         let prefix = reference.model.config.queryTokenCount + 1
         let vocab = reference.model.config.text.vocabSize
         let candidate = try Session(model: try BLIP2Model(path: candPath), threads: threads)
-        try candidate.encode(pixels: candidate.model.imageProcessor.pixelValues(image))
-        let candLogits = try candidate.prefixLogits(promptTokens: tokens)
+        let candLogits = try candidate.logits(image: image, following: tokens)
         var kl = [Double](), same = 0
         // Position p predicts token p + 1; the generated tokens are predicted from prefix - 1 on.
         for p in (prefix - 1)..<(prefix - 1 + tokens.count) {

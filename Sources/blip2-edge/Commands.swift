@@ -42,7 +42,7 @@ enum Commands {
             let result = try session.generate(image: rgb, prompt: prompt, parameters: parameters)
             progress.clear()
             let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
-                              mappedBytes: model.file.gguf.file.bytes.count)
+                              mappedBytes: model.gguf.file.bytes.count)
             if o.json {
                 try JSONOutput.print(image: image, result: result, stats: stats)
             } else {
@@ -57,7 +57,7 @@ enum Commands {
         guard o.positional.count == 1 else { throw UsageError("info takes one model file") }
         let model = try BLIP2Model(path: o.positional[0])
         let c = model.config
-        let f = model.file.gguf
+        let f = model.gguf
         var bytes: [String: Int] = [:]
         for t in f.tensors { bytes[t.type.description, default: 0] += t.byteCount }
         let params = f.tensors.reduce(0) { $0 + $1.elementCount }

@@ -54,7 +54,7 @@ final class ConverterTests: XCTestCase {
         let prepared = try Converter(plan: QuantizationPlan(fileType: type)).prepare(input: Fixtures.path(fixture))
         XCTAssertEqual(file.tensors.count, prepared.specs.count)
         for (spec, plan) in zip(prepared.specs, prepared.tensors) {
-            let t = try XCTUnwrap(file.tensor(named: TensorNames.gguf(spec.name)), "no \(spec.name) in the file")
+            let t = try XCTUnwrap(file.tensor(named: spec.fileName), "no \(spec.name) in the file")
             XCTAssertEqual(t.shape, spec.shape, spec.name)
             XCTAssertEqual(t.type, plan.type, spec.name)
             XCTAssertEqual(Array(file.bytes(of: t)), expectedBytes(try sourceFloats(fixture, spec.name), t.type), "\(spec.name) as \(t.type)")
@@ -93,7 +93,7 @@ final class ConverterTests: XCTestCase {
         let prepared = try Converter(plan: QuantizationPlan(fileType: .q4_0)).prepare(input: Fixtures.path("tiny-b"))
         var fallbacks = 0
         for t in file.tensors {
-            let spec = try XCTUnwrap(prepared.specs.first { TensorNames.gguf($0.name) == t.name })
+            let spec = try XCTUnwrap(prepared.specs.first { $0.fileName == t.name })
             switch spec.role {
             case .linear:
                 XCTAssertEqual(t.type, t.rowLength % 32 == 0 ? .q4_0 : .f16, t.name)
@@ -196,7 +196,7 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(c.image.resample, 3)
         let params = c.tensorSpecs.reduce(0) { $0 + $1.shape.reduce(1, *) }
         XCTAssertEqual(Double(params) / 1e9, 3.74, accuracy: 0.01, "blip2-opt-2.7b has about 3.74 B parameters")
-        XCTAssertTrue(c.tensorSpecs.allSatisfy { TensorNames.gguf($0.name).utf8.count <= 63 })
+        XCTAssertTrue(c.tensorSpecs.allSatisfy { $0.fileName.utf8.count <= 63 })
     }
 
     func testRejectsUnsupportedLanguageModels() {

@@ -18,7 +18,7 @@ final class SessionTests: XCTestCase {
         for name in ["tiny-a", "tiny-b"] {
             let (s, ref) = try session(name)
             s.lowRAM = true
-            XCTAssertTrue(s.language.makeCache(capacity: 1).halfPrecision, "low-RAM mode must use an F16 cache")
+            XCTAssertTrue(s.makeGenerator(.greedy(maxNewTokens: 1)).makeCache(capacity: 1).halfPrecision, "low-RAM mode must use an F16 cache")
             for c in ["caption_greedy", "vqa_greedy", "caption_beam3", "vqa_beam4_lp0"] {
                 let g = try ref.generationCase(c)
                 XCTAssertEqual(try s.generate(promptTokens: g.prompt, parameters: g.parameters), g.expected, "\(name) \(c) with an F16 cache")

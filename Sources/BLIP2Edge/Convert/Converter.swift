@@ -1,4 +1,3 @@
-import CKernels
 import Dispatch
 import Foundation
 
@@ -85,12 +84,13 @@ public struct Converter {
                 expected.formUnion(bias.sources)
             }
         }
-        let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Config.isIgnorable($0) }.sorted()
+        let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Weights.isIgnorable($0) }.sorted()
         guard unexpected.isEmpty else { throw ConversionError.unexpectedTensors(names: unexpected) }
         var tensors: [GGUFTensorPlan] = []
         for (i, spec) in specs.enumerated() {
+            guard spec.fileName.utf8.count <= GGUFFile.maxTensorNameBytes else { throw ConversionError.nameTooLong(name: spec.fileName) }
             if assembled[i] != nil {
-                tensors.append(GGUFTensorPlan(name: TensorNames.gguf(spec.name), type: try plan.type(for: spec), shape: spec.shape))
+                tensors.append(GGUFTensorPlan(name: spec.fileName, type: try plan.type(for: spec), shape: spec.shape))
                 continue
             }
             guard let found = checkpoint.tensors[spec.name]?.tensor else { throw ConversionError.missingTensor(name: spec.name) }
@@ -100,9 +100,7 @@ public struct Converter {
             guard found.dtype.isConvertible else {
                 throw ConversionError.unsupportedDType(name: spec.name, dtype: found.dtype.rawValue)
             }
-            let name = TensorNames.gguf(spec.name)
-            guard name.utf8.count <= GGUFFile.maxTensorNameBytes else { throw ConversionError.nameTooLong(name: name) }
-            tensors.append(GGUFTensorPlan(name: name, type: try plan.type(for: spec), shape: spec.shape))
+            tensors.append(GGUFTensorPlan(name: spec.fileName, type: try plan.type(for: spec), shape: spec.shape))
         }
 
         var metadata = GGUFMetadata()
@@ -133,8 +131,8 @@ public struct Converter {
             var out = [Float](repeating: 0, count: width)
             raw.withUnsafeBytes { b in
                 switch entry.tensor.dtype {
-                case .f16: ck_fp16_to_fp32_row(b.bindMemory(to: UInt16.self).baseAddress!, &out, width)
-                case .bf16: ck_bf16_to_f32(b.bindMemory(to: UInt16.self).baseAddress!, &out, width)
+                case .f16: Kernels.halfToFloat(b.baseAddress!, into: &out, count: width)
+                case .bf16: Kernels.bfloat16ToFloat(b.baseAddress!, into: &out, count: width)
                 default: out = Array(b.bindMemory(to: Float.self))
                 }
             }

@@ -61,8 +61,7 @@ public struct QuantizationPlan: Sendable {
 
     /// The type for a tensor after overrides (the last matching override wins).
     public func type(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
-        let ggufName = TensorNames.gguf(spec.name)
-        guard let o = overrides.last(where: { Self.matches($0.pattern, spec.name) || Self.matches($0.pattern, ggufName) }) else {
+        guard let o = overrides.last(where: { Self.matches($0.pattern, spec.name) || Self.matches($0.pattern, spec.fileName) }) else {
             return defaultType(for: spec)
         }
         let row = spec.shape.last ?? 1

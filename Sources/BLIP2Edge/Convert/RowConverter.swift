@@ -1,4 +1,3 @@
-import CKernels
 import Dispatch
 
 /// Converts rows from a checkpoint dtype to a storage type, rows split across threads.
@@ -30,27 +29,16 @@ struct RowConverter: @unchecked Sendable {
         case .f32:
             x = UnsafePointer(input.assumingMemoryBound(to: Float.self) + first)
         case .f16:
-            ck_fp16_to_fp32_row(input.assumingMemoryBound(to: UInt16.self) + first, floats + first, n)
+            Kernels.halfToFloat(input + 2 * first, into: floats + first, count: n)
             x = UnsafePointer(floats + first)
         case .bf16:
-            ck_bf16_to_f32(input.assumingMemoryBound(to: UInt16.self) + first, floats + first, n)
+            Kernels.bfloat16ToFloat(input + 2 * first, into: floats + first, count: n)
             x = UnsafePointer(floats + first)
         default:
             preconditionFailure("dtype \(dtype) was rejected before conversion")
         }
         let outOffset = rows.lowerBound * (type.rowBytes(rowLength) ?? 0)
-        switch type {
-        case .f32:
-            (output + outOffset).copyMemory(from: x, byteCount: n * 4)
-            return 0
-        case .f16:
-            ck_fp32_to_fp16_row(x, (output + outOffset).assumingMemoryBound(to: UInt16.self), n)
-            return 0
-        case .q8_0:
-            return ck_quantize_q8_0_gguf(x, (output + outOffset).assumingMemoryBound(to: ck_block_q8_0.self), n)
-        case .q4_0:
-            return ck_quantize_q4_0_gguf(x, (output + outOffset).assumingMemoryBound(to: ck_block_q4_0.self), n)
-        }
+        return Kernels.quantize(x, count: n, as: type, into: output + outOffset)
     }
 }
 

@@ -20,8 +20,8 @@ extension Generator {
         let keep = max(2, 1 + eosTokens.count) * beams
         let processor = LogitsProcessor(parameters: parameters, eosTokens: eosTokens, promptLength: promptLength)
 
-        var caches = (0..<beams).map { _ in model.makeCache(capacity: maxLength) }
-        var spare = (0..<beams).map { _ in model.makeCache(capacity: maxLength) }
+        var caches = (0..<beams).map { _ in makeCache(capacity: maxLength) }
+        var spare = (0..<beams).map { _ in makeCache(capacity: maxLength) }
         let logits = Buffer(beams * vocab)
         let embeddings = Buffer(beams * d)
 

@@ -7,6 +7,8 @@ struct Generator {
     let pool: ThreadPool
     let parameters: GenerationParameters
     let eosTokens: [Int]
+    /// Keys and values in F16 (half the memory; see `Session.lowRAM`).
+    var halfPrecisionCache = false
     var isCancelled: () -> Bool = { false }
 
     /// Called with each new token id of greedy or sampled decoding; return false to stop.
@@ -32,13 +34,17 @@ struct Generator {
         return try sample(prefix: prefix, prefixIds: prefixIds, clock: clock, onToken: onToken)
     }
 
+    func makeCache(capacity: Int) -> KVCache {
+        model.makeCache(capacity: capacity, halfPrecision: halfPrecisionCache)
+    }
+
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     // MARK: - Greedy and sampling
 
     private func sample(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock, onToken: TokenHandler?) throws -> [Int] {
         let vocab = model.vocabSize, d = model.config.hiddenSize
-        let cache = model.makeCache(capacity: prefixIds.count + parameters.maxNewTokens)
+        let cache = makeCache(capacity: prefixIds.count + parameters.maxNewTokens)
         let logits = Buffer(vocab)
         let embedding = Buffer(d)
         let processor = LogitsProcessor(parameters: parameters, eosTokens: eosTokens, promptLength: prefixIds.count)

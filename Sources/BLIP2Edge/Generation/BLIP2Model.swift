@@ -4,11 +4,13 @@ import Foundation
 /// tokenizer and image preprocessing read from the file. Thread-safe and shareable: each
 /// thread that runs the model makes its own `Session`.
 public final class BLIP2Model: Sendable {
-    public let file: ModelFile
+    let file: ModelFile
     public let tokenizer: Tokenizer
     public let imageProcessor: ImageProcessor
 
     public var config: BLIP2Config { file.config }
+    /// The container: metadata, tensor table, the mapping.
+    public var gguf: GGUFFile { file.gguf }
 
     public init(path: String) throws {
         file = try ModelFile(path: path)

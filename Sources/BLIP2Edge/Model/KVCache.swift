@@ -1,5 +1,3 @@
-import CKernels
-
 /// Keys and values of every OPT layer for one sequence, [capacity, hidden] per layer, with
 /// the number of positions filled. Stored as F32, or F16 to halve its memory (the attention
 /// kernel reads either). Sized once; beams copy from one another in place.
@@ -26,19 +24,18 @@ final class KVCache {
     }
 
     var elementBytes: Int { halfPrecision ? 2 : 4 }
-    var kernelType: ck_type { halfPrecision ? CK_TYPE_F16 : CK_TYPE_F32 }
     var byteCount: Int { 2 * keys.count * capacity * width * elementBytes }
 
-    func keys(layer: Int) -> UnsafeRawPointer { UnsafeRawPointer(keys[layer]) }
-    func values(layer: Int) -> UnsafeRawPointer { UnsafeRawPointer(values[layer]) }
+    func keys(layer: Int) -> TokenRows { TokenRows(keys[layer], stride: width, half: halfPrecision) }
+    func values(layer: Int) -> TokenRows { TokenRows(values[layer], stride: width, half: halfPrecision) }
 
     /// Stores `rows` rows of keys and values (F32) at positions length..<length + rows.
     func append(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
         let offset = length * width * elementBytes
         let n = rows * width
         if halfPrecision {
-            ck_fp32_to_fp16_row(k, (keys[layer] + offset).assumingMemoryBound(to: UInt16.self), n)
-            ck_fp32_to_fp16_row(v, (values[layer] + offset).assumingMemoryBound(to: UInt16.self), n)
+            Kernels.floatToHalf(k, into: keys[layer] + offset, count: n)
+            Kernels.floatToHalf(v, into: values[layer] + offset, count: n)
         } else {
             (keys[layer] + offset).copyMemory(from: k, byteCount: n * 4)
             (values[layer] + offset).copyMemory(from: v, byteCount: n * 4)

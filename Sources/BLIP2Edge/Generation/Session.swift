@@ -14,58 +14,56 @@ public final class Session: @unchecked Sendable {
     private let cancelled = CancellationFlag()
     /// Bound resident memory: release the vision tower's pages once an image is encoded (see
     /// `releaseVisionWeights`) and keep the KV cache in F16.
-    public var lowRAM = false {
-        didSet { language.halfPrecisionCache = lowRAM }
-    }
+    public var lowRAM = false
 
     /// `maxPromptTokens` bounds the text after the image (BOS and prompt), `maxBeams` the
     /// beams of one search.
     public init(model: BLIP2Model, threads: Int = 0, maxPromptTokens: Int = 256, maxBeams: Int = 8) throws {
+        let c = model.config
+        let maxBatch = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
         // Sizes come from the file: refuse what the machine cannot hold rather than crash
-        // in an allocation.
-        let needed = Self.workingBytes(model.config, maxPromptTokens: maxPromptTokens, maxBeams: maxBeams)
+        // in an allocation. The towers are measured by making them with a counting arena.
+        let needed = Self.scratch(model, maxBatch: maxBatch, ScratchArena.counting()).bytes
         let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         guard needed <= available else {
             throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
         }
         self.model = model
         pool = try ThreadPool(threads: threads)
-        vision = VisionEncoder(model.file)
-        qformer = QFormer(model.file)
-        let c = model.config
-        language = LanguageModel(model.file, maxBatch: max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams))
-        imageEmbeddings = Buffer(vision.outputCount)
-        projected = Buffer(qformer.outputCount)
+        let arena = ScratchArena.allocating()
+        (vision, qformer, language, imageEmbeddings, projected) = Self.scratch(model, maxBatch: maxBatch, arena).towers
+    }
+
+    /// The towers with their scratch, and the buffers between them (the KV cache comes per
+    /// generation).
+    private static func scratch(_ model: BLIP2Model, maxBatch: Int, _ arena: ScratchArena)
+        -> (towers: (VisionEncoder, QFormer, LanguageModel, Buffer, Buffer), bytes: Int) {
+        let c = model.config, w = model.file.weights
+        let vision = VisionEncoder(w.vision, c.vision, arena)
+        let qformer = QFormer(w.qformer, c, arena)
+        let language = LanguageModel(w.language, c.text, maxBatch: maxBatch, arena)
+        let between = (arena.buffer(vision.outputCount), arena.buffer(qformer.outputCount))
+        return ((vision, qformer, language, between.0, between.1), arena.bytes)
     }
 
     public var threads: Int { pool.size }
-
-    /// Scratch a session allocates up front, in bytes (the KV cache comes per generation).
-    static func workingBytes(_ c: BLIP2Config, maxPromptTokens: Int, maxBeams: Int) -> Int {
-        let v = c.vision, q = c.qformer, t = c.text
-        let vision = v.tokenCount * (4 * v.hiddenSize + 3 * v.hiddenSize + v.intermediateSize) + v.tokenCount * 3 * v.patchSize * v.patchSize
-        let qformer = c.queryTokenCount * (6 * q.hiddenSize + q.intermediateSize) + 2 * v.tokenCount * q.hiddenSize
-        let rows = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
-        let language = rows * (5 * t.hiddenSize + t.ffnDim)
-        return 4 * (vision + qformer + language + c.queryTokenCount * t.hiddenSize)
-    }
 
     /// Stops a generation running on another thread at its next token.
     public func cancel() { cancelled.set(true) }
 
     /// Pixels [3, size, size], channel-planar and normalized, as the image processor makes them.
-    public var pixelCount: Int { 3 * model.config.vision.imageSize * model.config.vision.imageSize }
+    var pixelCount: Int { 3 * model.config.vision.imageSize * model.config.vision.imageSize }
 
     /// The stages' outputs, for inspection and tests.
-    public struct Encoded {
-        public var imageEmbeddings: [Float]   // [vision tokens, vision hidden]
-        public var queryOutput: [Float]       // [queries, qformer hidden]
-        public var projected: [Float]         // [queries, text hidden]
+    struct Encoded {
+        var imageEmbeddings: [Float]   // [vision tokens, vision hidden]
+        var queryOutput: [Float]       // [queries, qformer hidden]
+        var projected: [Float]         // [queries, text hidden]
     }
 
     /// Runs the vision tower, the Q-Former and the projection on one image's pixel values.
     @discardableResult
-    public func encode(pixels: [Float]) throws -> Encoded {
+    func encode(pixels: [Float]) throws -> Encoded {
         var timings = StageTimings()
         try encode(pixels: pixels, timings: &timings)
         return Encoded(imageEmbeddings: Array(UnsafeBufferPointer(start: imageEmbeddings.const, count: vision.outputCount)),
@@ -96,10 +94,8 @@ public final class Session: @unchecked Sendable {
     /// leave the resident set before the language model's are read (they are file-backed:
     /// the next image reads them again from the page cache or disk).
     public func releaseVisionWeights() {
-        let file = model.file.gguf
-        let vision = file.tensors.filter { $0.name.hasPrefix("v.") }
-        guard let start = vision.map(\.fileOffset).min(), let end = vision.map({ $0.fileOffset + $0.byteCount }).max() else { return }
-        file.file.release(start..<end)
+        guard let range = model.file.byteRange(of: .vision) else { return }
+        model.file.gguf.file.release(range)
     }
 
     /// Captions an image (no prompt) or continues a prompt about it.
@@ -143,11 +139,20 @@ public final class Session: @unchecked Sendable {
         return (ids, e)
     }
 
-    /// Logits [prefix length, vocab] of every prefix position after `encode`, for tests.
-    public func prefixLogits(promptTokens: [Int]) throws -> [Float] {
+    /// The next-token logits [prefix length, vocab] at every position of the language model's
+    /// input for an image followed by `tokens` (BOS is added before them): teacher-forced
+    /// scoring of a caption, or the comparison of two quantizations of a model.
+    public func logits(image: RGBImage, following tokens: [Int]) throws -> [Float] {
+        var timings = StageTimings()
+        try encode(pixels: model.imageProcessor.pixelValues(image), timings: &timings)
+        return try prefixLogits(promptTokens: tokens)
+    }
+
+    /// Logits [prefix length, vocab] of every prefix position after `encode`.
+    func prefixLogits(promptTokens: [Int]) throws -> [Float] {
         try checkPrompt(promptTokens)
         let (ids, e) = prefix(promptTokens: promptTokens)
-        let cache = language.makeCache(capacity: ids.count)
+        let cache = language.makeCache(capacity: ids.count, halfPrecision: false)
         var logits = [Float](repeating: 0, count: ids.count * language.vocabSize)
         try logits.withUnsafeMutableBufferPointer {
             try language.forward(e.const, count: ids.count, cache: cache, logits: $0.baseAddress!, allRows: true, pool: pool)
@@ -179,9 +184,14 @@ public final class Session: @unchecked Sendable {
         }
         cancelled.set(false)
         let (ids, e) = prefix(promptTokens: promptTokens)
-        let generator = Generator(model: language, pool: pool, parameters: parameters, eosTokens: model.config.generation.eosTokenIds,
-                                  isCancelled: { [cancelled] in cancelled.get() })
-        return try generator.generate(prefix: e.const, prefixIds: ids, clock: clock, onToken: onToken)
+        return try makeGenerator(parameters).generate(prefix: e.const, prefixIds: ids, clock: clock, onToken: onToken)
+    }
+}
+
+extension Session {
+    func makeGenerator(_ parameters: GenerationParameters) -> Generator {
+        Generator(model: language, pool: pool, parameters: parameters, eosTokens: model.config.generation.eosTokenIds,
+                  halfPrecisionCache: lowRAM, isCancelled: { [cancelled] in cancelled.get() })
     }
 }
 

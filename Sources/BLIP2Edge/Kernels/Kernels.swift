@@ -1,0 +1,111 @@
+import CKernels
+
+/// The library's one door to the C kernels: Swift sizes become C integers here, a kernel's
+/// refusal becomes an error naming what was running, and the pool is passed along.
+enum Kernels {
+    static func cType(_ t: GGMLType) -> ck_type { ck_type(rawValue: t.rawValue) }
+
+    // MARK: - Products with weights
+
+    /// y [rows, m] = x [rows, k] W^T (+ bias), W [m, k] in its file storage.
+    static func matmul(_ w: Weight, bias: UnsafePointer<Float>?, _ x: UnsafePointer<Float>, rows: Int,
+                       into y: UnsafeMutablePointer<Float>, pool: ThreadPool, what: @autoclosure () -> String) throws {
+        let rc = ck_matmul(pool.handle, cType(w.type), w.data, x, bias, y, Int32(rows), Int32(w.rows), Int32(w.columns))
+        if rc != 0 { throw RuntimeError.kernelRejected(what: what()) }
+    }
+
+    /// Several products of one x [rows, k] in one pass of the pool (ck_matmul_multi): x is
+    /// quantized once and the threads meet once. Each output is what its own `matmul` gives.
+    static func matmul(_ x: UnsafePointer<Float>, rows: Int, columns: Int,
+                       _ outputs: [(weight: Weight, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>)],
+                       pool: ThreadPool, what: @autoclosure () -> String) throws {
+        try withUnsafeTemporaryAllocation(of: ck_matmul_output.self, capacity: outputs.count) { outs in
+            for (i, o) in outputs.enumerated() {
+                precondition(o.weight.columns == columns, "matmul: weights of different widths for one input")
+                outs[i] = ck_matmul_output(type: cType(o.weight.type), w: o.weight.data, bias: o.bias, y: o.y, m: Int32(o.weight.rows))
+            }
+            let rc = ck_matmul_multi(pool.handle, x, Int32(rows), Int32(columns), outs.baseAddress, Int32(outputs.count))
+            if rc != 0 { throw RuntimeError.kernelRejected(what: what()) }
+        }
+    }
+
+    // MARK: - Element-wise and row-wise
+
+    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>,
+                          bias: UnsafePointer<Float>, eps: Float, into y: UnsafeMutablePointer<Float>) {
+        ck_layernorm(x, y, Int32(rows), Int32(dim), weight, bias, eps)
+    }
+
+    /// Exact (erf) GELU, in place.
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) { ck_gelu(x, x, count) }
+
+    static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) { ck_relu(x, x, count) }
+
+    /// x += y.
+    static func add(_ y: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] += y[i] }
+    }
+
+    // MARK: - Attention
+
+    static func attention(q: TokenRows, k: TokenRows, v: TokenRows, into out: UnsafeMutablePointer<Float>, outStride: Int,
+                          queries: Int, keys: Int, heads: Int, headDim: Int, causal: Bool, pool: ThreadPool,
+                          what: @autoclosure () -> String) throws {
+        precondition(!q.half && k.half == v.half, "attention: queries are F32, keys and values of one type")
+        var p = ck_attention_params(q: q.base.assumingMemoryBound(to: Float.self), ldq: Int32(q.stride), k: k.base,
+                                    ldk: Int32(k.stride), v: v.base, ldv: Int32(v.stride),
+                                    kv_type: k.half ? CK_TYPE_F16 : CK_TYPE_F32, o: out, ldo: Int32(outStride),
+                                    n_q: Int32(queries), n_kv: Int32(keys), n_heads: Int32(heads), head_dim: Int32(headDim),
+                                    scale: 1 / Float(headDim).squareRoot(), mask: nil, causal: causal ? 1 : 0)
+        guard ck_attention(pool.handle, &p) == 0 else { throw RuntimeError.kernelRejected(what: what()) }
+    }
+
+    // MARK: - Storage conversions
+
+    /// One row of `count` elements of a file's storage type to float (dequantization).
+    static func toFloat(_ type: GGMLType, row: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ck_row_to_float(cType(type), row, y, count)
+    }
+
+    static func halfToFloat(_ x: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ck_fp16_to_fp32_row(x.assumingMemoryBound(to: UInt16.self), y, count)
+    }
+
+    static func floatToHalf(_ x: UnsafePointer<Float>, into y: UnsafeMutableRawPointer, count: Int) {
+        ck_fp32_to_fp16_row(x, y.assumingMemoryBound(to: UInt16.self), count)
+    }
+
+    static func bfloat16ToFloat(_ x: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ck_bf16_to_f32(x.assumingMemoryBound(to: UInt16.self), y, count)
+    }
+
+    /// Weight quantization bit-identical to the gguf package; returns how many non-finite
+    /// values it met (their blocks get a zero scale).
+    static func quantize(_ x: UnsafePointer<Float>, count: Int, as type: GGMLType, into y: UnsafeMutableRawPointer) -> Int {
+        switch type {
+        case .q8_0: return ck_quantize_q8_0_gguf(x, y.assumingMemoryBound(to: ck_block_q8_0.self), count)
+        case .q4_0: return ck_quantize_q4_0_gguf(x, y.assumingMemoryBound(to: ck_block_q4_0.self), count)
+        case .f16: floatToHalf(x, into: y, count: count)
+        case .f32: y.copyMemory(from: x, byteCount: count * MemoryLayout<Float>.stride)
+        }
+        return 0
+    }
+}
+
+/// Rows of [tokens, heads x headDim] values `stride` elements apart: a slice of a fused
+/// projection's output, or a KV cache's keys or values (F32, or F16 when `half`).
+struct TokenRows {
+    let base: UnsafeRawPointer
+    let stride: Int
+    var half = false
+
+    init(_ base: UnsafeRawPointer, stride: Int, half: Bool) {
+        self.base = base
+        self.stride = stride
+        self.half = half
+    }
+
+    init(_ floats: UnsafePointer<Float>, stride: Int) {
+        self.init(UnsafeRawPointer(floats), stride: stride, half: false)
+    }
+}

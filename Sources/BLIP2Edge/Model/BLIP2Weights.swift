@@ -1,0 +1,41 @@
+/// Every weight of a BLIP-2 captioning model, as its towers declare them, in the order the
+/// forward pass meets them: the converter writes them in this order, so each tower's weights
+/// lie together in the file and can be released as a block.
+struct BLIP2Weights {
+    let vision: VisionEncoder.Weights
+    let qformer: QFormer.Weights
+    let language: LanguageModel.Weights
+
+    init(_ binding: WeightBinding, _ c: BLIP2Config) throws {
+        vision = try .init(binding.scope(.vision, "vision_model", file: "v"), c.vision)
+        qformer = try .init(binding.scope(.qformer), c)
+        language = try .init(binding.scope(.language, "language_model.model.decoder", file: "t"), c.text)
+    }
+
+    /// Checkpoint tensors that transformers loads but this model never reads, skipped by
+    /// the converter rather than rejected: the tied LM head, and Q-Former text-side layers
+    /// some checkpoints carry although `use_qformer_text_input` is off.
+    static func isIgnorable(_ name: String) -> Bool {
+        if name == "language_model.lm_head.weight" { return true }
+        if name.hasSuffix(".position_ids") { return true }
+        if name.hasPrefix("qformer.embeddings.") { return true }
+        if name.hasPrefix("qformer.encoder.layer."),
+           name.contains(".intermediate.dense.") || name.contains(".output.dense.") || name.contains(".output.LayerNorm.") {
+            return !name.contains("attention.output") && !name.contains("output_query")
+        }
+        return false
+    }
+}
+
+extension BLIP2Config {
+    /// The tensors a model file of this configuration holds, as the towers declare them.
+    public var tensorSpecs: [TensorSpec] {
+        let listing = WeightBinding.listing()
+        do {
+            _ = try BLIP2Weights(listing, self)
+        } catch {
+            preconditionFailure("listing binds nothing and cannot fail: \(error)")
+        }
+        return listing.specs
+    }
+}

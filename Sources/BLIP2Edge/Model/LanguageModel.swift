@@ -1,0 +1,153 @@
+/// The OPT decoder (transformers' OPTForCausalLM, pre-LayerNorm): learned positions looked
+/// up at `position + 2`, blocks of causal self-attention with the query scaled by
+/// head_dim^-0.5 and a ReLU feed-forward, a final LayerNorm, and the LM head tied to the
+/// token embedding. Keys and values are cached, so each new token costs one pass over the
+/// weights; scratch and caches are sized at creation (the kernels still allocate their small
+/// quantized-activation buffers per matmul).
+final class LanguageModel {
+    // MARK: Weights (checkpoint `language_model.model.decoder.*`, file `t.*`)
+
+    struct Block {
+        let attentionNorm: LayerNorm    // self_attn_layer_norm [hidden]
+        let q, k, v, out: Linear        // self_attn.{q,k,v,out}_proj [hidden, hidden]
+        let ffnNorm: LayerNorm          // final_layer_norm [hidden]
+        let fc1: Linear                 // [ffn, hidden]
+        let fc2: Linear                 // [hidden, ffn]
+
+        init(_ w: WeightScope, _ c: TextConfig) throws {
+            let d = c.hiddenSize, a = w.scope("self_attn")
+            attentionNorm = try w.layerNorm("self_attn_layer_norm", d, eps: c.layerNormEps)
+            q = try a.linear("q_proj", out: d, in: d)
+            k = try a.linear("k_proj", out: d, in: d)
+            v = try a.linear("v_proj", out: d, in: d)
+            out = try a.linear("out_proj", out: d, in: d)
+            ffnNorm = try w.layerNorm("final_layer_norm", d, eps: c.layerNormEps)
+            fc1 = try w.linear("fc1", out: c.ffnDim, in: d)
+            fc2 = try w.linear("fc2", out: d, in: c.ffnDim)
+        }
+    }
+
+    struct Weights {
+        let embedTokens: Weight                 // embed_tokens [vocab, hidden], also the LM head
+        let positions: UnsafePointer<Float>     // embed_positions [max positions + 2, hidden]
+        let blocks: [Block]                     // layers.i
+        let finalNorm: LayerNorm                // final_layer_norm [hidden]
+
+        init(_ w: WeightScope, _ c: TextConfig) throws {
+            let d = c.hiddenSize
+            embedTokens = try w.tokenEmbedding("embed_tokens.weight", vocab: c.vocabSize, hidden: d)
+            positions = try w.floats("embed_positions.weight", [c.maxPositionEmbeddings + TextConfig.positionOffset, d])
+            blocks = try (0..<c.layerCount).map { try Block(w.scope("layers.\($0)"), c) }
+            finalNorm = try w.layerNorm("final_layer_norm", d, eps: c.layerNormEps)
+        }
+
+        var lmHead: Linear { Linear(weight: embedTokens, bias: nil, name: "LM head") }
+    }
+
+    // MARK: Scratch
+
+    struct Scratch {
+        let x, h, q, k, context, ffn: Buffer
+
+        init(_ c: TextConfig, maxBatch: Int, _ arena: ScratchArena) {
+            let d = c.hiddenSize
+            x = arena.buffer(maxBatch * d)
+            h = arena.buffer(maxBatch * d)
+            q = arena.buffer(maxBatch * d)
+            k = arena.buffer(maxBatch * d)
+            context = arena.buffer(maxBatch * d)
+            ffn = arena.buffer(maxBatch * c.ffnDim)
+        }
+    }
+
+    let config: TextConfig
+    let weights: Weights
+    let maxBatch: Int
+    private let lmHead: Linear
+    private let s: Scratch
+    private let attention: Attention
+
+    /// `maxBatch`: the most rows one call runs (the prefix, or one token per beam).
+    init(_ weights: Weights, _ config: TextConfig, maxBatch: Int, _ arena: ScratchArena) {
+        self.config = config
+        self.weights = weights
+        self.maxBatch = maxBatch
+        lmHead = weights.lmHead
+        s = Scratch(config, maxBatch: maxBatch, arena)
+        attention = Attention(heads: config.headCount, headDim: config.headDim, causal: true, name: "OPT attention")
+    }
+
+    var vocabSize: Int { config.vocabSize }
+
+    func makeCache(capacity: Int, halfPrecision: Bool) -> KVCache {
+        KVCache(layers: config.layerCount, capacity: min(capacity, config.maxPositionEmbeddings), width: config.hiddenSize,
+                halfPrecision: halfPrecision)
+    }
+
+    /// The embedding of a token id (a dequantized row of the tied embedding).
+    func embed(token: Int, into out: UnsafeMutablePointer<Float>) {
+        let e = weights.embedTokens
+        let rowBytes = e.type.rowBytes(config.hiddenSize) ?? 0
+        Kernels.toFloat(e.type, row: e.data + token * rowBytes, into: out, count: config.hiddenSize)
+    }
+
+    /// Runs `count` input embeddings [count, hidden] of one sequence at its next positions,
+    /// appending to its cache. Writes logits for the last row, or for every row when
+    /// `allRows` (`logits` must then hold count x vocab).
+    func forward(_ inputs: UnsafePointer<Float>, count: Int, cache: KVCache, logits: UnsafeMutablePointer<Float>,
+                 allRows: Bool = false, pool: ThreadPool) throws {
+        try forward(inputs, caches: [cache], rowsPerCache: count, logits: logits, allRows: allRows, pool: pool)
+    }
+
+    /// One token for each of several sequences (beams), as one batch: the weights are read
+    /// once for all rows. inputs: [caches.count, hidden]; logits: [caches.count, vocab].
+    func step(_ inputs: UnsafePointer<Float>, caches: [KVCache], logits: UnsafeMutablePointer<Float>, pool: ThreadPool) throws {
+        try forward(inputs, caches: caches, rowsPerCache: 1, logits: logits, allRows: true, pool: pool)
+    }
+
+    /// Rows are grouped by sequence: rows [i * rowsPerCache, (i + 1) * rowsPerCache) belong to
+    /// caches[i] and take its next positions. Scratch is preallocated.
+    func forward(_ inputs: UnsafePointer<Float>, caches: [KVCache], rowsPerCache: Int, logits: UnsafeMutablePointer<Float>,
+                 allRows: Bool, pool: ThreadPool) throws {
+        let d = config.hiddenSize, w = weights
+        let count = caches.count * rowsPerCache
+        guard count >= 1, count <= maxBatch else {
+            throw RuntimeError.invalidInput("\(count) rows in one call; the model was set up for \(maxBatch)")
+        }
+        for cache in caches where cache.length + rowsPerCache > cache.capacity {
+            throw RuntimeError.invalidInput("the sequence (\(cache.length + rowsPerCache) tokens) is longer than the model's context of \(cache.capacity)")
+        }
+        s.x.pointer.update(from: inputs, count: count * d)
+        for (i, cache) in caches.enumerated() {
+            Kernels.add(w.positions + (cache.length + TextConfig.positionOffset) * d, to: s.x.pointer + i * rowsPerCache * d,
+                        count: rowsPerCache * d)
+        }
+        for (l, b) in w.blocks.enumerated() {
+            b.attentionNorm(s.x.const, rows: count, into: s.h.pointer)
+            // The values go to `context` first: they are cached before attention overwrites it.
+            try Linear.apply(s.h.const, rows: count, (b.q, s.q.pointer), (b.k, s.k.pointer), (b.v, s.context.pointer), pool: pool)
+            for (i, cache) in caches.enumerated() {
+                cache.append(layer: l, keys: s.k.const + i * rowsPerCache * d, values: s.context.const + i * rowsPerCache * d,
+                             rows: rowsPerCache)
+            }
+            for (i, cache) in caches.enumerated() {
+                try attention(q: TokenRows(s.q.const + i * rowsPerCache * d, stride: d), k: cache.keys(layer: l),
+                              v: cache.values(layer: l), queries: rowsPerCache, keys: cache.length + rowsPerCache,
+                              into: s.context.pointer + i * rowsPerCache * d, outStride: d, pool: pool)
+            }
+            try b.out(s.context.const, rows: count, into: s.h.pointer, pool: pool)
+            Kernels.add(s.h.const, to: s.x.pointer, count: count * d)
+            b.ffnNorm(s.x.const, rows: count, into: s.h.pointer)
+            try b.fc1(s.h.const, rows: count, into: s.ffn.pointer, pool: pool)
+            Kernels.relu(s.ffn.pointer, count: count * config.ffnDim)
+            try b.fc2(s.ffn.const, rows: count, into: s.h.pointer, pool: pool)
+            Kernels.add(s.h.const, to: s.x.pointer, count: count * d)
+        }
+        for cache in caches { cache.length += rowsPerCache }
+        // Logits for every row, or for the last row of the (single) sequence.
+        let first = allRows ? 0 : count - 1
+        let rows = count - first
+        w.finalNorm(s.x.const + first * d, rows: rows, into: s.h.pointer)
+        try lmHead(s.h.const, rows: rows, into: logits, pool: pool)
+    }
+}

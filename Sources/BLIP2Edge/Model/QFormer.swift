@@ -1,0 +1,129 @@
+/// The Q-Former (transformers' Blip2QFormerModel as Blip2ForConditionalGeneration uses it):
+/// the learned queries through an input LayerNorm, then BERT-style post-LayerNorm layers of
+/// self-attention, cross-attention to the image (every `cross_attention_frequency`-th layer)
+/// and the query feed-forward; then `language_projection` into the language model's space.
+final class QFormer {
+    // MARK: Weights (checkpoint `query_tokens`, `qformer.*`, `language_projection.*`)
+
+    /// attention.* or crossattention.*: q, k, v, the output projection and its LayerNorm.
+    struct AttentionWeights {
+        let query, key, value: Linear   // attention.{query,key,value} [hidden, hidden or encoder hidden]
+        let dense: Linear               // output.dense [hidden, hidden]
+        let norm: LayerNorm             // output.LayerNorm [hidden]
+
+        init(_ w: WeightScope, _ c: QFormerConfig, keyWidth: Int) throws {
+            let d = c.hiddenSize, a = w.scope("attention")
+            query = try a.linear("query", out: d, in: d)
+            key = try a.linear("key", out: d, in: keyWidth)
+            value = try a.linear("value", out: d, in: keyWidth)
+            dense = try w.linear("output.dense", out: d, in: d)
+            norm = try w.layerNorm("output.LayerNorm", d, eps: c.layerNormEps)
+        }
+    }
+
+    struct Layer {
+        let selfAttention: AttentionWeights
+        let crossAttention: AttentionWeights?
+        let intermediate: Linear        // intermediate_query.dense [intermediate, hidden]
+        let output: Linear              // output_query.dense [hidden, intermediate]
+        let outputNorm: LayerNorm       // output_query.LayerNorm [hidden]
+
+        init(_ w: WeightScope, _ c: QFormerConfig, index: Int) throws {
+            let d = c.hiddenSize
+            selfAttention = try AttentionWeights(w.scope("attention"), c, keyWidth: d)
+            crossAttention = c.hasCrossAttention(layer: index)
+                ? try AttentionWeights(w.scope("crossattention"), c, keyWidth: c.encoderHiddenSize) : nil
+            intermediate = try w.linear("intermediate_query.dense", out: c.intermediateSize, in: d)
+            output = try w.linear("output_query.dense", out: d, in: c.intermediateSize)
+            outputNorm = try w.layerNorm("output_query.LayerNorm", d, eps: c.layerNormEps)
+        }
+    }
+
+    struct Weights {
+        let queryTokens: UnsafePointer<Float>   // query_tokens [1, queries, hidden]
+        let inputNorm: LayerNorm                // qformer.layernorm [hidden]
+        let layers: [Layer]                     // qformer.encoder.layer.i
+        let projection: Linear                  // language_projection [text hidden, hidden]
+
+        init(_ w: WeightScope, _ c: BLIP2Config) throws {
+            let q = c.qformer, qf = w.scope("qformer", file: "qf")
+            queryTokens = try w.floats("query_tokens", [1, c.queryTokenCount, q.hiddenSize])
+            inputNorm = try qf.layerNorm("layernorm", q.hiddenSize, eps: q.layerNormEps)
+            layers = try (0..<q.layerCount).map { try Layer(qf.scope("encoder.layer.\($0)"), q, index: $0) }
+            projection = try w.scope("language_projection", file: "proj").linear("", out: c.text.hiddenSize, in: q.hiddenSize)
+        }
+    }
+
+    // MARK: Scratch
+
+    struct Scratch {
+        let h, q, k, v, context, t, ffn: Buffer
+
+        init(_ c: BLIP2Config, _ arena: ScratchArena) {
+            let nq = c.queryTokenCount, d = c.qformer.hiddenSize, keys = max(nq, c.vision.tokenCount)
+            h = arena.buffer(nq * d)
+            q = arena.buffer(nq * d)
+            k = arena.buffer(keys * d)
+            v = arena.buffer(keys * d)
+            context = arena.buffer(nq * d)
+            t = arena.buffer(nq * d)
+            ffn = arena.buffer(nq * c.qformer.intermediateSize)
+        }
+    }
+
+    let config: QFormerConfig
+    let weights: Weights
+    let queryCount: Int
+    private let imageTokens: Int
+    private let s: Scratch
+    private let attention: Attention
+
+    init(_ weights: Weights, _ config: BLIP2Config, _ arena: ScratchArena) {
+        self.config = config.qformer
+        self.weights = weights
+        queryCount = config.queryTokenCount
+        imageTokens = config.vision.tokenCount
+        s = Scratch(config, arena)
+        attention = Attention(heads: config.qformer.headCount, headDim: config.qformer.headDim, causal: false,
+                              name: "Q-Former attention")
+    }
+
+    var outputCount: Int { queryCount * weights.projection.outFeatures }
+
+    /// image: [imageTokens, encoderHidden] -> projected queries [queries, text hidden].
+    /// `queryOutput`, when given, receives the Q-Former's last hidden state [queries, hidden].
+    func run(image: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+             queryOutput: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool) throws {
+        let nq = queryCount, d = config.hiddenSize
+        weights.inputNorm(weights.queryTokens, rows: nq, into: s.h.pointer)
+        for layer in weights.layers {
+            try attend(layer.selfAttention, keysFrom: s.h.const, keyCount: nq, pool: pool)
+            if let cross = layer.crossAttention {
+                try attend(cross, keysFrom: image, keyCount: imageTokens, pool: pool)
+            }
+            try layer.intermediate(s.h.const, rows: nq, into: s.ffn.pointer, pool: pool)
+            Kernels.gelu(s.ffn.pointer, count: nq * config.intermediateSize)
+            try layer.output(s.ffn.const, rows: nq, into: s.t.pointer, pool: pool)
+            Kernels.add(s.h.const, to: s.t.pointer, count: nq * d)
+            layer.outputNorm(s.t.const, rows: nq, into: s.h.pointer)
+        }
+        queryOutput?.update(from: s.h.const, count: nq * d)
+        try weights.projection(s.h.const, rows: nq, into: output, pool: pool)
+    }
+
+    /// h = LayerNorm(h + dense(attention(q = h, k = v = source))).
+    private func attend(_ a: AttentionWeights, keysFrom source: UnsafePointer<Float>, keyCount: Int, pool: ThreadPool) throws {
+        let nq = queryCount, d = config.hiddenSize
+        if source == s.h.const { // self-attention: q, k and v of one input in one call
+            try Linear.apply(source, rows: nq, (a.query, s.q.pointer), (a.key, s.k.pointer), (a.value, s.v.pointer), pool: pool)
+        } else {
+            try a.query(s.h.const, rows: nq, into: s.q.pointer, pool: pool)
+            try Linear.apply(source, rows: keyCount, (a.key, s.k.pointer), (a.value, s.v.pointer), pool: pool)
+        }
+        try attention(q: TokenRows(s.q.const, stride: d), k: TokenRows(s.k.const, stride: d), v: TokenRows(s.v.const, stride: d),
+                      queries: nq, keys: keyCount, into: s.context.pointer, outStride: d, pool: pool)
+        try a.dense(s.context.const, rows: nq, into: s.t.pointer, pool: pool)
+        Kernels.add(s.h.const, to: s.t.pointer, count: nq * d)
+        a.norm(s.t.const, rows: nq, into: s.h.pointer)
+    }
+}
