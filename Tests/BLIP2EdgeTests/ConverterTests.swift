@@ -153,7 +153,6 @@ final class ConverterTests: XCTestCase {
     func testTinyBConfigIsReadAsWritten() throws {
         let c = try Converter(plan: QuantizationPlan(fileType: .q8_0)).prepare(input: Fixtures.path("tiny-b")).config
         XCTAssertEqual(c.qformer.crossAttentionFrequency, 1)
-        XCTAssertEqual(c.qformer.encoderHiddenSize, c.vision.hiddenSize)
         XCTAssertEqual(c.vision.headCount, 3)
         XCTAssertTrue((0..<c.qformer.layerCount).allSatisfy { c.qformer.hasCrossAttention(layer: $0) })
     }
@@ -185,7 +184,6 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(c.vision.tokenCount, 257)
         XCTAssertEqual(c.qformer.layerNormEps, 1e-12)
         XCTAssertEqual(c.qformer.layerCount, 12)
-        XCTAssertEqual(c.qformer.encoderHiddenSize, 1408)
         XCTAssertEqual(c.qformer.crossAttentionFrequency, 2)
         XCTAssertEqual(c.text.layerNormEps, 1e-5)
         XCTAssertEqual(c.text.maxPositionEmbeddings, 2048)
@@ -193,10 +191,46 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(c.generation.eosTokenIds, [50118])
         XCTAssertEqual(c.imageTokenIndex, 50265)
         XCTAssertEqual(c.image.width, 224)
-        XCTAssertEqual(c.image.resample, 3)
         let params = c.tensorSpecs.reduce(0) { $0 + $1.shape.reduce(1, *) }
         XCTAssertEqual(Double(params) / 1e9, 3.74, accuracy: 0.01, "blip2-opt-2.7b has about 3.74 B parameters")
         XCTAssertTrue(c.tensorSpecs.allSatisfy { $0.fileName.utf8.count <= 63 })
+    }
+
+    /// Each value of transformers' JSON we cannot run (a requirement in ConfigFields.swift) is
+    /// refused with its path, and the supported value is accepted.
+    func testRejectsEachUnsupportedSetting() throws {
+        func json(_ path: String, _ value: Any?) throws -> Data {
+            var root: [String: Any] = ["text_config": [String: Any]()]
+            if let value {
+                let keys = path.split(separator: ".").map(String.init)
+                func put(_ object: [String: Any], _ rest: ArraySlice<String>) -> [String: Any] {
+                    var o = object
+                    o[rest.first!] = rest.count == 1 ? value : put(o[rest.first!] as? [String: Any] ?? [:], rest.dropFirst())
+                    return o
+                }
+                root = put(root, keys[...])
+            }
+            return try JSONSerialization.data(withJSONObject: root)
+        }
+        for r in BLIP2Config.requirements {
+            let (ok, bad): (Any, Any) = switch r.supported {
+            case let .string(s): (s, s + "x")
+            case let .bool(b): (b, !b)
+            case let .int(i): (i, i + 1)
+            default: ("", "")
+            }
+            for (value, accepted) in [(ok, true), (bad, false)] {
+                let inConfig = r.file == .config
+                let config = try json(inConfig ? r.path : "", inConfig ? value : nil)
+                let pp = try json(inConfig ? "" : r.path, inConfig ? nil : value)
+                let attempt = { _ = try BLIP2Config(configJSON: config, preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: 3) }
+                if accepted {
+                    XCTAssertNoThrow(try attempt(), r.path)
+                } else {
+                    XCTAssertThrowsMessage("\(r.path) is ") { try attempt() }
+                }
+            }
+        }
     }
 
     func testRejectsUnsupportedLanguageModels() {

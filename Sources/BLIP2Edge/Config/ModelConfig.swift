@@ -1,5 +1,6 @@
 /// The resolved configuration of a BLIP-2 model: every field the forward pass needs, with
-/// transformers' class defaults filled in where the checkpoint's config.json is silent.
+/// transformers' class defaults filled in where the checkpoint's config.json is silent. The
+/// initial values are those defaults; ConfigFields.swift says where each field comes from.
 
 /// EVA ViT-G image encoder (`Blip2VisionConfig`).
 public struct VisionConfig: Sendable, Equatable {
@@ -10,8 +11,6 @@ public struct VisionConfig: Sendable, Equatable {
     public var imageSize = 224
     public var patchSize = 14
     public var layerNormEps: Float = 1e-6
-    public var hiddenAct = "gelu"
-    public var qkvBias = true
 
     public init() {}
     public var headDim: Int { hiddenSize / headCount }
@@ -29,10 +28,6 @@ public struct QFormerConfig: Sendable, Equatable {
     public var headCount = 12
     public var layerNormEps: Float = 1e-12
     public var crossAttentionFrequency = 2
-    /// Width of the image embeddings cross-attention reads; transformers forces it to the
-    /// vision hidden size whatever config.json says.
-    public var encoderHiddenSize = 1408
-    public var hiddenAct = "gelu"
 
     public init() {}
     public var headDim: Int { hiddenSize / headCount }
@@ -40,7 +35,7 @@ public struct QFormerConfig: Sendable, Equatable {
     public func hasCrossAttention(layer i: Int) -> Bool { i % crossAttentionFrequency == 0 }
 }
 
-/// The OPT decoder (`OPTConfig`), pre-LayerNorm variant only.
+/// The OPT decoder (`OPTConfig`): pre-LayerNorm, ReLU, LM head tied to the embedding.
 public struct TextConfig: Sendable, Equatable {
     public var hiddenSize = 768
     public var ffnDim = 3072
@@ -50,11 +45,8 @@ public struct TextConfig: Sendable, Equatable {
     public var maxPositionEmbeddings = 2048
     /// nn.LayerNorm's default: OPTConfig has no field for it.
     public var layerNormEps: Float = 1e-5
-    public var activation = "relu"
-    public var tieWordEmbeddings = true
     public var bosTokenId = 2
     public var eosTokenIds = [2]
-    public var padTokenId = 1
 
     public init() {}
     public var headDim: Int { hiddenSize / headCount }
@@ -62,12 +54,10 @@ public struct TextConfig: Sendable, Equatable {
     public static let positionOffset = 2
 }
 
-/// Image preprocessing constants (`BlipImageProcessor`).
+/// Image preprocessing constants (`BlipImageProcessor`; always Pillow's bicubic resize, RGB).
 public struct ImagePreprocessing: Sendable, Equatable {
     public var width = 384
     public var height = 384
-    /// PIL resampling filter number; 3 is bicubic.
-    public var resample = 3
     public var doResize = true
     public var doRescale = true
     /// Kept in double: transformers multiplies the 8-bit values in float64 before rounding.
@@ -75,17 +65,14 @@ public struct ImagePreprocessing: Sendable, Equatable {
     public var doNormalize = true
     public var mean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
-    public var doConvertRGB = true
 
     public init() {}
 }
 
 /// Generation settings the checkpoint ships (generation_config.json).
 public struct GenerationDefaults: Sendable, Equatable {
-    public var bosTokenId = 2
     /// Any of these ends generation; 50118 ("\n") for blip2-opt-2.7b.
     public var eosTokenIds = [2]
-    public var padTokenId = 1
 
     public init() {}
 }

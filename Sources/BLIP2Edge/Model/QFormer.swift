@@ -28,11 +28,13 @@ final class QFormer {
         let output: Linear              // output_query.dense [hidden, intermediate]
         let outputNorm: LayerNorm       // output_query.LayerNorm [hidden]
 
-        init(_ w: WeightScope, _ c: QFormerConfig, index: Int) throws {
+        /// `imageWidth`: what cross-attention reads (transformers forces encoder_hidden_size to
+        /// the vision width whatever config.json says).
+        init(_ w: WeightScope, _ c: QFormerConfig, index: Int, imageWidth: Int) throws {
             let d = c.hiddenSize
             selfAttention = try AttentionWeights(w.scope("attention"), c, keyWidth: d)
             crossAttention = c.hasCrossAttention(layer: index)
-                ? try AttentionWeights(w.scope("crossattention"), c, keyWidth: c.encoderHiddenSize) : nil
+                ? try AttentionWeights(w.scope("crossattention"), c, keyWidth: imageWidth) : nil
             intermediate = try w.linear("intermediate_query.dense", out: c.intermediateSize, in: d)
             output = try w.linear("output_query.dense", out: d, in: c.intermediateSize)
             outputNorm = try w.layerNorm("output_query.LayerNorm", d, eps: c.layerNormEps)
@@ -49,7 +51,9 @@ final class QFormer {
             let q = c.qformer, qf = w.scope("qformer", file: "qf")
             queryTokens = try w.floats("query_tokens", [1, c.queryTokenCount, q.hiddenSize])
             inputNorm = try qf.layerNorm("layernorm", q.hiddenSize, eps: q.layerNormEps)
-            layers = try (0..<q.layerCount).map { try Layer(qf.scope("encoder.layer.\($0)"), q, index: $0) }
+            layers = try (0..<q.layerCount).map {
+                try Layer(qf.scope("encoder.layer.\($0)"), q, index: $0, imageWidth: c.vision.hiddenSize)
+            }
             projection = try w.scope("language_projection", file: "proj").linear("", out: c.text.hiddenSize, in: q.hiddenSize)
         }
     }
