@@ -8,7 +8,8 @@
 ///     }
 ///
 /// The parser finds the declarations by reflection, so the field, its flags, its kind and
-/// range, and the message for a bad value are that one line.
+/// range, and the message for a bad value are that one line. Help pages stay hand-written
+/// (their layout groups options); `Tool` checks that they name every option.
 public protocol ParsableArguments {
     init()
     var positional: [String] { get set }
@@ -22,12 +23,8 @@ extension ParsableArguments {
     /// Options may come anywhere; `--` ends them, and `-` (standard input) is positional.
     public init(parsing arguments: [String]) throws {
         self.init()
-        var byName: [String: any DeclaredOption] = [:]
-        for option in Self.declared(in: self) {
-            for name in option.names {
-                precondition(byName.updateValue(option, forKey: name) == nil, "\(name) is declared twice")
-            }
-        }
+        // Traps on a name declared twice.
+        let byName = Dictionary(uniqueKeysWithValues: Self.declared(in: self).flatMap { o in o.names.map { ($0, o) } })
         var rest = arguments[...]
         var onlyPositional = false
         while let a = rest.popFirst() {
@@ -53,6 +50,7 @@ extension ParsableArguments {
     }
 }
 
+// Classes, so that the parser can set a value through the copy that Mirror hands it.
 protocol DeclaredOption: AnyObject {
     var names: [String] { get }
     func read(_ flag: String, from rest: inout ArraySlice<String>) throws
@@ -101,27 +99,27 @@ public final class Option<Value>: DeclaredOption {
 
 /// How an option's text becomes its value, and what the user is told when it does not.
 public struct OptionValue<T> {
-    let read: (_ flag: String, _ text: String) throws -> T
+    let parse: (String) -> T?
+    let complaint: (_ flag: String, _ text: String) -> String
 
     /// Otherwise "FLAG wants WHAT, got TEXT".
     public static func wants(_ what: String, _ parse: @escaping (String) -> T?) -> Self {
-        Self { flag, text in
-            guard let value = parse(text) else { throw UsageError("\(flag) wants \(what), got \(text)") }
-            return value
-        }
+        Self(parse: parse) { "\($0) wants \(what), got \($1)" }
     }
 
-    /// One of a few names; otherwise "unknown FLAG TEXT (NAMES)".
+    /// Otherwise "unknown FLAG TEXT (NAMES)".
     public static func oneOf(_ names: String, _ parse: @escaping (String) -> T?) -> Self {
-        Self { flag, text in
-            guard let value = parse(text) else { throw UsageError("unknown \(flag) \(text) (\(names))") }
-            return value
-        }
+        Self(parse: parse) { "unknown \($0) \($1) (\(names))" }
+    }
+
+    func read(_ flag: String, _ text: String) throws -> T {
+        guard let value = parse(text) else { throw UsageError(complaint(flag, text)) }
+        return value
     }
 }
 
 extension OptionValue where T == String {
-    public static var text: Self { Self { $1 } }
+    public static var text: Self { .wants("text") { $0 } }
 }
 
 extension OptionValue where T == Int {
