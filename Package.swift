@@ -16,11 +16,13 @@ let package = Package(
         // runs on any x86-64 / ARMv8.0 CPU.
         .target(name: "CKernels", path: "CKernels"),
         .target(name: "BLIP2Edge", dependencies: ["CKernels"], path: "Sources/BLIP2Edge"),
-        .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge"], path: "Sources/blip2-quantize"),
+        // The executables' shared argument parser and error exit; the library does not use it.
+        .target(name: "BLIP2CommandLine"),
+        .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-quantize"),
         .target(name: "CBLIP2EdgeAPI", path: "Sources/CBLIP2EdgeAPI"),
         .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI"], path: "Sources/BLIP2EdgeC"),
-        .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge"], path: "Sources/blip2-edge"),
-        .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge"], path: "Sources/blip2-bench"),
+        .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-edge"),
+        .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-bench"),
         .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),
     ]
 )

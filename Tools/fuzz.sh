@@ -40,9 +40,14 @@ mapfile -t lib_sources < <(find Sources/BLIP2Edge -name '*.swift' | sort)
 swiftc "${swiftc_common[@]}" -enable-testing -module-name BLIP2Edge -emit-module -emit-module-path "$out/lib/BLIP2Edge.swiftmodule" \
     -emit-library -static -o "$out/lib/libBLIP2Edge.a" "${lib_sources[@]}"
 
+# The args target compiles blip2-edge's Options.swift, which imports the executables' shared parser.
+cli_sources=(Sources/BLIP2CommandLine/*.swift)
+swiftc "${swiftc_common[@]}" -module-name BLIP2CommandLine -emit-module -emit-module-path "$out/lib/BLIP2CommandLine.swiftmodule" \
+    -emit-library -static -o "$out/lib/libBLIP2CommandLine.a" "${cli_sources[@]}"
+
 for t in "${targets[@]}"; do
     extra=()
-    [ "$t" = args ] && extra=(Sources/blip2-edge/Options.swift)
+    [ "$t" = args ] && extra=(Sources/blip2-edge/Options.swift "$out/lib/libBLIP2CommandLine.a")
     echo "== building fuzz-$t"
     swiftc "${swiftc_common[@]}" -module-name "Fuzz_${t}" Tests/Fuzz/targets/FuzzSupport.swift "Tests/Fuzz/targets/$t.swift" \
         "${extra[@]}" "$out/lib/libBLIP2Edge.a" "${objs[@]}" -o "$out/fuzz-$t" 2> >(grep -v "Cannot export local symbol" >&2)

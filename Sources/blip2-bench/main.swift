@@ -1,3 +1,4 @@
+import BLIP2CommandLine
 import BLIP2Edge
 import Foundation
 
@@ -11,40 +12,31 @@ usage: blip2-bench tokenizer --model FILE [--words N] [--runs N]
        blip2-bench quality --reference FILE --candidate FILE IMAGE [--tokens N] [--threads N]
 """
 
-func fail(_ m: String, _ code: Int32 = 2) -> Never {
-    FileHandle.standardError.write(Data("blip2-bench: \(m)\n".utf8))
-    exit(code)
+struct BenchOptions: ParsableArguments {
+    var positional: [String] = []
+    @Option("--model", as: .text) var model: String?
+    @Option("--words", as: .int(1...1_000_000)) var words = 1000
+    @Option("--runs", as: .int(1...10_000)) var runs = 21
+    @Option("--reference", as: .text) var reference: String?
+    @Option("--candidate", as: .text) var candidate: String?
+    @Option("--tokens", as: .int(1...1024)) var tokens = 20
+    @Option("--threads", as: .int(0...1024)) var threads = 0
 }
 
-var args = Array(CommandLine.arguments.dropFirst())
-guard let command = args.first else { fail(usage) }
-args.removeFirst()
-var options: [String: String] = [:]
-var positional: [String] = []
-var i = 0
-while i < args.count {
-    if args[i].hasPrefix("--") {
-        guard i + 1 < args.count else { fail("\(args[i]) needs a value") }
-        options[String(args[i].dropFirst(2))] = args[i + 1]
-        i += 2
-    } else {
-        positional.append(args[i])
-        i += 1
-    }
-}
-@MainActor func intOption(_ name: String, _ d: Int) -> Int {
-    guard let v = options[name] else { return d }
-    guard let n = Int(v), n > 0 else { fail("--\(name) wants a positive number") }
-    return n
-}
+let tool = Tool(name: "blip2-bench", usage: usage, options: BenchOptions.self)
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else { tool.showUsage(exit: 2) }
+if command == "-h" || command == "--help" { tool.showUsage(exit: 0) }
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-do {
+tool.run {
+    let options = try BenchOptions(parsing: Array(arguments.dropFirst()))
     switch command {
     case "tokenizer":
-        guard let path = options["model"] else { fail("tokenizer needs --model") }
+        guard let path = options.model else { throw UsageError("tokenizer needs --model") }
         let model = try BLIP2Model(path: path)
-        let words = intOption("words", 1000), runs = intOption("runs", 21)
+        let words = options.words, runs = options.runs
         // Prose with questions, digits and punctuation: the kinds of text prompts carry.
         let vocabulary = ["the", "cat", "is", "sitting", "on", "a", "red", "couch", "next", "to", "two", "dogs,", "while",
                           "Question:", "what", "colour", "are", "their", "collars?", "Answer:", "1,024", "photographs",
@@ -63,11 +55,11 @@ do {
         print(String(format: "tokenizer: %d words -> %d tokens; median %.3f ms (%.2f us/word) over %d runs",
                      words, tokens, median * 1e3, median / Double(words) * 1e6, runs))
     case "quality":
-        guard let refPath = options["reference"], let candPath = options["candidate"], positional.count == 1 else {
-            fail("quality needs --reference, --candidate and an image")
+        guard let refPath = options.reference, let candPath = options.candidate, options.positional.count == 1 else {
+            throw UsageError("quality needs --reference, --candidate and an image")
         }
-        let steps = intOption("tokens", 20), threads = options["threads"].flatMap(Int.init) ?? 0
-        let image = try PNMReader.read([UInt8](try SmallFile.read(positional[0])))
+        let steps = options.tokens, threads = options.threads
+        let image = try PNMReader.read([UInt8](try SmallFile.read(options.positional[0])))
         var greedy = GenerationParameters.greedy(maxNewTokens: steps)
         greedy.minNewTokens = steps
         // The reference picks the tokens; both then score the same sequence.
@@ -96,8 +88,6 @@ do {
                      (candPath as NSString).lastPathComponent, (refPath as NSString).lastPathComponent, kl.count, meanKL,
                      kl.max() ?? 0, 100 * Double(same) / Double(kl.count)))
     default:
-        fail(usage)
+        throw UsageError("unknown command \(command) (tokenizer, quality)")
     }
-} catch {
-    fail("\(error)", 1)
 }

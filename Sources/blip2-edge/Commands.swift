@@ -1,3 +1,4 @@
+import BLIP2CommandLine
 import BLIP2Edge
 import Foundation
 

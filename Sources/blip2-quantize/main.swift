@@ -1,3 +1,4 @@
+import BLIP2CommandLine
 import BLIP2Edge
 import Foundation
 
@@ -29,13 +30,15 @@ token embedding / tied LM head Q8_0; the patch embedding F16; norms, biases, pos
 class embeddings and query tokens F32.
 """
 
-struct UsageError: Error, CustomStringConvertible {
-    let description: String
-}
-
-func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("blip2-quantize: \(message)\n".utf8))
-    exit(code)
+/// The convert command's options (`inspect` takes only a file).
+struct ConvertOptions: ParsableArguments {
+    var positional: [String] = []
+    @Option("--type", as: .oneOf("q4_0, q8_0, f16 or f32") { GGMLType(name: $0) }) var type = GGMLType.q4_0
+    @Option("--tensor-type", as: .wants("PATTERN=TYPE (TYPE q4_0, q8_0, f16 or f32)") { QuantizationPlan.Override(argument: $0) })
+    var overrides: [QuantizationPlan.Override] = []
+    @Option("--threads", as: .int(1...1024, "a number from 1 to 1024")) var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag("--progress") var progress: Bool
+    @Flag("--quiet") var quiet: Bool
 }
 
 func formatBytes(_ n: Int) -> String {
@@ -46,49 +49,14 @@ func formatBytes(_ n: Int) -> String {
     return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
 }
 
-func runConvert(_ args: [String]) throws {
-    var positional: [String] = []
-    var type = GGMLType.q4_0
-    var overrides: [QuantizationPlan.Override] = []
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-    var showProgress = isatty(STDERR_FILENO) == 1
-    var quiet = false
-    var i = 0
-    func value(_ flag: String) throws -> String {
-        i += 1
-        guard i < args.count else { throw UsageError(description: "\(flag) needs a value") }
-        return args[i]
-    }
-    while i < args.count {
-        let a = args[i]
-        switch a {
-        case "--type":
-            let v = try value(a)
-            guard let t = GGMLType(name: v) else { throw UsageError(description: "unknown --type \(v) (q4_0, q8_0, f16 or f32)") }
-            type = t
-        case "--tensor-type":
-            let v = try value(a)
-            guard let o = QuantizationPlan.Override(argument: v) else {
-                throw UsageError(description: "--tensor-type wants PATTERN=TYPE with TYPE one of q4_0, q8_0, f16, f32; got \(v)")
-            }
-            overrides.append(o)
-        case "--threads":
-            let v = try value(a)
-            guard let n = Int(v), n >= 1, n <= 1024 else { throw UsageError(description: "--threads wants a number from 1 to 1024, got \(v)") }
-            threads = n
-        case "--progress": showProgress = true
-        case "--quiet": quiet = true
-        default:
-            if a.hasPrefix("-") && a != "-" { throw UsageError(description: "unknown option \(a)") }
-            positional.append(a)
-        }
-        i += 1
-    }
+func runConvert(_ o: ConvertOptions) throws {
+    let positional = o.positional
     guard positional.count == 2 else {
-        throw UsageError(description: positional.count < 2 ? "need an input and an output path" : "too many arguments: \(positional.joined(separator: " "))")
+        throw UsageError(positional.count < 2 ? "need an input and an output path" : "too many arguments: \(positional.joined(separator: " "))")
     }
-    var converter = Converter(plan: QuantizationPlan(fileType: type, overrides: overrides), threads: threads)
-    if showProgress && !quiet {
+    let showProgress = (o.progress || isatty(STDERR_FILENO) == 1) && !o.quiet
+    var converter = Converter(plan: QuantizationPlan(fileType: o.type, overrides: o.overrides), threads: o.threads)
+    if showProgress {
         converter.progress = { p in
             let rate = p.seconds > 0 ? Double(p.inputBytesDone) / p.seconds / 1e9 : 0
             let line = String(format: "\r[%4d/%4d] %@ / %@  %.2f GB/s ", p.tensorIndex + 1, p.tensorCount,
@@ -97,8 +65,8 @@ func runConvert(_ args: [String]) throws {
         }
     }
     let s = try converter.convert(input: positional[0], output: positional[1])
-    if showProgress && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-    guard !quiet else { return }
+    if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+    guard !o.quiet else { return }
     let params = s.parameterCount >= 100_000_000 ? String(format: "%.2f B", Double(s.parameterCount) / 1e9)
         : String(format: "%.2f M", Double(s.parameterCount) / 1e6)
     print("wrote \(positional[1]): \(s.tensorCount) tensors, \(params) parameters")
@@ -110,7 +78,7 @@ func runConvert(_ args: [String]) throws {
 }
 
 func runInspect(_ args: [String]) throws {
-    guard args.count == 1, !args[0].hasPrefix("-") else { throw UsageError(description: "inspect takes one model file") }
+    guard args.count == 1, !args[0].hasPrefix("-") else { throw UsageError("inspect takes one model file") }
     let file = try GGUFFile(path: args[0])
     print("\(file.path): GGUF v\(file.version), \(file.metadata.entries.count) metadata keys, \(file.tensors.count) tensors, alignment \(file.alignment)")
     print("\nmetadata:")
@@ -144,19 +112,14 @@ func describe(_ v: GGUFValue) -> String {
     }
 }
 
+let tool = Tool(name: "blip2-quantize", usage: usage, options: ConvertOptions.self)
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.isEmpty || arguments.contains("-h") || arguments.contains("--help") {
-    print(usage)
-    exit(arguments.isEmpty ? 2 : 0)
-}
-do {
-    if arguments[0] == "inspect" {
+if arguments.isEmpty { tool.showUsage(exit: 2) }
+if arguments.contains("-h") || arguments.contains("--help") { tool.showUsage(exit: 0) }
+tool.run {
+    if arguments.first == "inspect" {
         try runInspect(Array(arguments.dropFirst()))
     } else {
-        try runConvert(arguments)
+        try runConvert(ConvertOptions(parsing: arguments))
     }
-} catch let e as UsageError {
-    fail("\(e.description)\n(see blip2-quantize --help)", code: 2)
-} catch {
-    fail("\(error)", code: 1)
 }
