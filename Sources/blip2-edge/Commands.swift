@@ -43,7 +43,7 @@ enum Commands {
             let result = try session.generate(image: rgb, prompt: prompt, parameters: parameters)
             progress.clear()
             let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
-                              mappedBytes: model.gguf.file.bytes.count)
+                              mappedBytes: model.gguf.size)
             if o.json {
                 try JSONOutput.print(image: image, result: result, stats: stats)
             } else {

@@ -43,19 +43,19 @@ public struct Converter {
 
     /// Everything the output will hold, checked against the checkpoint before any byte is
     /// written.
-    public struct Prepared {
-        public let checkpoint: Checkpoint
-        public let config: BLIP2Config
-        public let vocabulary: TokenizerVocabulary
-        public let specs: [TensorSpec]
-        public let tensors: [GGUFTensorPlan]
-        public let metadata: GGUFMetadata
+    struct Prepared {
+        let checkpoint: Checkpoint
+        let config: BLIP2Config
+        let vocabulary: TokenizerVocabulary
+        let specs: [TensorSpec]
+        let tensors: [GGUFTensorPlan]
+        let metadata: GGUFMetadata
         /// F32 data of tensors assembled from others rather than read as they are, by tensor
         /// index (the fused qkv bias of checkpoints that store q_bias and v_bias).
         let assembled: [Int: [Float]]
     }
 
-    public func prepare(input: String) throws -> Prepared {
+    func prepare(input: String) throws -> Prepared {
         let checkpoint = try Checkpoint(path: input)
         func sidecar(_ name: String, required: Bool) throws -> Data? {
             let path = checkpoint.sidecar(name)

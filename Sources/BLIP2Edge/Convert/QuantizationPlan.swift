@@ -42,7 +42,7 @@ public struct QuantizationPlan: Sendable {
     /// - the patch embedding (rows of 3x14x14 = 588, not a multiple of 32): F16;
     /// - norms, biases, position and class embeddings and query tokens: F32 (they are
     ///   small, and LayerNorm parameters are sensitive to rounding).
-    public func defaultType(for spec: TensorSpec) -> GGMLType {
+    func defaultType(for spec: TensorSpec) -> GGMLType {
         let row = spec.shape.last ?? 1
         let quantized = fileType == .q4_0 || fileType == .q8_0
         switch spec.role {
@@ -60,7 +60,7 @@ public struct QuantizationPlan: Sendable {
     }
 
     /// The type for a tensor after overrides (the last matching override wins).
-    public func type(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
+    func type(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
         guard let o = overrides.last(where: { Self.matches($0.pattern, spec.name) || Self.matches($0.pattern, spec.fileName) }) else {
             return defaultType(for: spec)
         }

@@ -25,15 +25,15 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 
 /// A HuggingFace checkpoint on disk: its safetensors shards, and the folder holding the
 /// config and tokenizer files that travel with it.
-public struct Checkpoint: Sendable {
-    public let directory: String
-    public let files: [SafetensorsFile]
+struct Checkpoint: Sendable {
+    let directory: String
+    let files: [SafetensorsFile]
     /// Every tensor by name, with the index of the file that holds it.
-    public let tensors: [String: (file: Int, tensor: SafetensorsTensor)]
+    let tensors: [String: (file: Int, tensor: SafetensorsTensor)]
 
     /// Opens a `.safetensors` file, a sharded checkpoint's `model.safetensors.index.json`, or
     /// a model directory holding either.
-    public init(path: String) throws {
+    init(path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CheckpointError.notFound(path: path)
@@ -74,7 +74,7 @@ public struct Checkpoint: Sendable {
     }
 
     /// Path of a file that sits beside the weights (config.json, vocab.json, ...).
-    public func sidecar(_ name: String) -> String {
+    func sidecar(_ name: String) -> String {
         (directory as NSString).appendingPathComponent(name)
     }
 

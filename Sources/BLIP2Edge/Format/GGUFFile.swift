@@ -26,7 +26,7 @@ public final class GGUFFile: Sendable {
     /// ggml keeps names in a 64-byte buffer with a terminating NUL.
     public static let maxTensorNameBytes = 63
 
-    public let file: MappedFile
+    let file: MappedFile
     public let version: UInt32
     public let alignment: Int
     public let metadata: GGUFMetadata
@@ -36,12 +36,14 @@ public final class GGUFFile: Sendable {
     private let tensorIndex: [String: Int]
 
     public var path: String { file.path }
+    /// Bytes mapped.
+    public var size: Int { file.bytes.count }
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
     }
 
-    public init(file: MappedFile) throws(GGUFError) {
+    init(file: MappedFile) throws(GGUFError) {
         self.file = file
         let path = file.path
         var cursor = ByteCursor(file.bytes)

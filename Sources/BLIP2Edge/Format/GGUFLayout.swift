@@ -1,30 +1,30 @@
 /// A tensor to be written: what the header must say about it before any data is known.
-public struct GGUFTensorPlan: Sendable, Equatable {
-    public let name: String
-    public let type: GGMLType
+struct GGUFTensorPlan: Sendable, Equatable {
+    let name: String
+    let type: GGMLType
     /// Outermost first, as PyTorch writes shapes.
-    public let shape: [Int]
+    let shape: [Int]
 
-    public init(name: String, type: GGMLType, shape: [Int]) {
+    init(name: String, type: GGMLType, shape: [Int]) {
         self.name = name
         self.type = type
         self.shape = shape
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
-    public var byteCount: Int { (type.rowBytes(shape.last ?? 1) ?? 0) * (elementCount / (shape.last ?? 1)) }
+    var elementCount: Int { shape.reduce(1, *) }
+    var byteCount: Int { (type.rowBytes(shape.last ?? 1) ?? 0) * (elementCount / (shape.last ?? 1)) }
 }
 
 /// The byte layout of a GGUF v3 file computed before any tensor data exists, so that the
 /// header can be written first and the data streamed after it, tensor by tensor.
-public struct GGUFLayout: Sendable {
-    public let header: [UInt8]
+struct GGUFLayout: Sendable {
+    let header: [UInt8]
     /// Absolute file offset of each tensor's data, in plan order.
-    public let tensorOffsets: [Int]
-    public let totalSize: Int
-    public let alignment: Int
+    let tensorOffsets: [Int]
+    let totalSize: Int
+    let alignment: Int
 
-    public init(metadata: GGUFMetadata, tensors: [GGUFTensorPlan], alignment: Int = 32) {
+    init(metadata: GGUFMetadata, tensors: [GGUFTensorPlan], alignment: Int = 32) {
         var meta = metadata
         if alignment != 32 { meta.set("general.alignment", .uint32(UInt32(alignment))) }
         var out: [UInt8] = []

@@ -8,12 +8,12 @@ import Darwin
 
 /// A whole file mapped read-only into memory. The mapping lives exactly as long as this
 /// object; views handed out (`bytes`) must not outlive it, so holders keep a reference.
-public final class MappedFile: @unchecked Sendable {
-    public let path: String
+final class MappedFile: @unchecked Sendable {
+    let path: String
     /// The file's bytes. Empty for an empty file (which cannot be mapped).
-    public let bytes: UnsafeRawBufferPointer
+    let bytes: UnsafeRawBufferPointer
 
-    public init(path: String) throws(FileError) {
+    init(path: String) throws(FileError) {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: errnoString()) }
@@ -40,12 +40,12 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Tells the kernel that a range will not be needed again soon, so its pages can leave
     /// the resident set (file-backed pages are re-read on a later touch, never lost).
-    public func release(_ range: Range<Int>) {
+    func release(_ range: Range<Int>) {
         advise(range, MADV_DONTNEED)
     }
 
     /// Asks the kernel to read a range ahead of use.
-    public func prefetch(_ range: Range<Int>) {
+    func prefetch(_ range: Range<Int>) {
         advise(range, MADV_WILLNEED)
     }
 

@@ -1,12 +1,12 @@
 import Foundation
 
 /// Element types named in safetensors headers.
-public enum SafetensorsDType: String, Sendable, CaseIterable {
+enum SafetensorsDType: String, Sendable, CaseIterable {
     case bool = "BOOL", u8 = "U8", i8 = "I8", f8e5m2 = "F8_E5M2", f8e4m3 = "F8_E4M3"
     case i16 = "I16", u16 = "U16", f16 = "F16", bf16 = "BF16"
     case i32 = "I32", u32 = "U32", f32 = "F32", f64 = "F64", i64 = "I64", u64 = "U64"
 
-    public var size: Int {
+    var size: Int {
         switch self {
         case .bool, .u8, .i8, .f8e5m2, .f8e4m3: 1
         case .i16, .u16, .f16, .bf16: 2
@@ -16,18 +16,18 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
     }
 
     /// The floating-point types a BLIP-2 checkpoint is published in, which we convert.
-    public var isConvertible: Bool { self == .f32 || self == .f16 || self == .bf16 }
+    var isConvertible: Bool { self == .f32 || self == .f16 || self == .bf16 }
 }
 
-public struct SafetensorsTensor: Sendable, Equatable {
-    public let name: String
-    public let dtype: SafetensorsDType
-    public let shape: [Int]
+struct SafetensorsTensor: Sendable, Equatable {
+    let name: String
+    let dtype: SafetensorsDType
+    let shape: [Int]
     /// Absolute offset of the data in the file.
-    public let fileOffset: Int
-    public let byteCount: Int
+    let fileOffset: Int
+    let byteCount: Int
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    var elementCount: Int { shape.reduce(1, *) }
 }
 
 public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
@@ -47,16 +47,16 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
 /// One safetensors file: its header parsed and checked against the file size. Data is read
 /// with positioned reads into caller buffers, so a converter's memory stays bounded however
 /// large the file is.
-public final class SafetensorsFile: @unchecked Sendable {
+final class SafetensorsFile: @unchecked Sendable {
     /// The safetensors library's own limit on the JSON header.
-    public static let maxHeaderBytes = 100_000_000
+    static let maxHeaderBytes = 100_000_000
 
-    public let path: String
-    public let tensors: [SafetensorsTensor]
-    public let metadata: [String: String]
+    let path: String
+    let tensors: [SafetensorsTensor]
+    let metadata: [String: String]
     private let fd: Int32
 
-    public init(path: String) throws {
+    init(path: String) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: errnoString()) }
@@ -71,7 +71,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Reads `buffer.count` bytes at absolute offset `offset`.
-    public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
         try Self.preadFully(fd: fd, path: path, offset: offset, into: buffer)
     }
 

@@ -29,7 +29,7 @@ struct BLIP2Weights {
 
 extension BLIP2Config {
     /// The tensors a model file of this configuration holds, as the towers declare them.
-    public var tensorSpecs: [TensorSpec] {
+    var tensorSpecs: [TensorSpec] {
         let listing = WeightBinding.listing()
         do {
             _ = try BLIP2Weights(listing, self)

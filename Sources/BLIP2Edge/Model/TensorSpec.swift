@@ -1,8 +1,8 @@
 /// A tensor a model file holds, as a tower declared it: the checkpoint's name, the file's
 /// name, the shape the configuration implies, and what it is (which decides its storage).
-public struct TensorSpec: Sendable, Equatable {
+struct TensorSpec: Sendable, Equatable {
     /// What a tensor is, which decides how it may be stored.
-    public enum Role: Sendable, Equatable {
+    enum Role: Sendable, Equatable {
         /// A Linear layer's [out, in] weight: quantizable when `in` divides into blocks.
         case linear
         /// The token embedding, which is also the tied LM head.
@@ -14,16 +14,16 @@ public struct TensorSpec: Sendable, Equatable {
     }
 
     /// The model part a tensor belongs to; a tower's tensors lie together in the file.
-    public enum Tower: Sendable, Equatable {
+    enum Tower: Sendable, Equatable {
         case vision, qformer, language
     }
 
     /// transformers' name, as in the checkpoint.
-    public let name: String
+    let name: String
     /// The name in a model file: GGUF keeps names to 63 bytes and transformers' run to 66,
     /// so each tower's prefix is shortened and the rest kept.
-    public let fileName: String
-    public let shape: [Int]
-    public let role: Role
-    public let tower: Tower
+    let fileName: String
+    let shape: [Int]
+    let role: Role
+    let tower: Tower
 }
