@@ -44,27 +44,11 @@ final class LanguageModel {
         var lmHead: Linear { Linear(weight: embedTokens, bias: nil, name: "LM head") }
     }
 
-    // MARK: Scratch
-
-    struct Scratch {
-        let x, h, q, k, context, ffn: Buffer
-
-        init(_ c: TextConfig, maxBatch: Int, _ arena: ScratchArena) {
-            let d = c.hiddenSize
-            x = arena.buffer(maxBatch * d)
-            h = arena.buffer(maxBatch * d)
-            q = arena.buffer(maxBatch * d)
-            k = arena.buffer(maxBatch * d)
-            context = arena.buffer(maxBatch * d)
-            ffn = arena.buffer(maxBatch * c.ffnDim)
-        }
-    }
-
     let config: TextConfig
     let weights: Weights
     let maxBatch: Int
     private let lmHead: Linear
-    private let s: Scratch
+    private let x, h, q, k, context, ffn: Buffer
     private let attention: Attention
 
     /// `maxBatch`: the most rows one call runs (the prefix, or one token per beam).
@@ -73,7 +57,13 @@ final class LanguageModel {
         self.weights = weights
         self.maxBatch = maxBatch
         lmHead = weights.lmHead
-        s = Scratch(config, maxBatch: maxBatch, arena)
+        let d = config.hiddenSize
+        x = arena.buffer(maxBatch * d)
+        h = arena.buffer(maxBatch * d)
+        q = arena.buffer(maxBatch * d)
+        k = arena.buffer(maxBatch * d)
+        context = arena.buffer(maxBatch * d)
+        ffn = arena.buffer(maxBatch * config.ffnDim)
         attention = Attention(heads: config.headCount, headDim: config.headDim, causal: true, name: "OPT attention")
     }
 
@@ -117,37 +107,37 @@ final class LanguageModel {
         for cache in caches where cache.length + rowsPerCache > cache.capacity {
             throw RuntimeError.invalidInput("the sequence (\(cache.length + rowsPerCache) tokens) is longer than the model's context of \(cache.capacity)")
         }
-        s.x.pointer.update(from: inputs, count: count * d)
+        x.pointer.update(from: inputs, count: count * d)
         for (i, cache) in caches.enumerated() {
-            Kernels.add(w.positions + (cache.length + TextConfig.positionOffset) * d, to: s.x.pointer + i * rowsPerCache * d,
+            Kernels.add(w.positions + (cache.length + TextConfig.positionOffset) * d, to: x.pointer + i * rowsPerCache * d,
                         count: rowsPerCache * d)
         }
         for (l, b) in w.blocks.enumerated() {
-            b.attentionNorm(s.x.const, rows: count, into: s.h.pointer)
+            b.attentionNorm(x.const, rows: count, into: h.pointer)
             // The values go to `context` first: they are cached before attention overwrites it.
-            try Linear.apply(s.h.const, rows: count, (b.q, s.q.pointer), (b.k, s.k.pointer), (b.v, s.context.pointer), pool: pool)
+            try Linear.apply(h.const, rows: count, (b.q, q.pointer), (b.k, k.pointer), (b.v, context.pointer), pool: pool)
             for (i, cache) in caches.enumerated() {
-                cache.append(layer: l, keys: s.k.const + i * rowsPerCache * d, values: s.context.const + i * rowsPerCache * d,
+                cache.append(layer: l, keys: k.const + i * rowsPerCache * d, values: context.const + i * rowsPerCache * d,
                              rows: rowsPerCache)
             }
             for (i, cache) in caches.enumerated() {
-                try attention(q: TokenRows(s.q.const + i * rowsPerCache * d, stride: d), k: cache.keys(layer: l),
+                try attention(q: TokenRows(q.const + i * rowsPerCache * d, stride: d), k: cache.keys(layer: l),
                               v: cache.values(layer: l), queries: rowsPerCache, keys: cache.length + rowsPerCache,
-                              into: s.context.pointer + i * rowsPerCache * d, outStride: d, pool: pool)
+                              into: context.pointer + i * rowsPerCache * d, outStride: d, pool: pool)
             }
-            try b.out(s.context.const, rows: count, into: s.h.pointer, pool: pool)
-            Kernels.add(s.h.const, to: s.x.pointer, count: count * d)
-            b.ffnNorm(s.x.const, rows: count, into: s.h.pointer)
-            try b.fc1(s.h.const, rows: count, into: s.ffn.pointer, pool: pool)
-            Kernels.relu(s.ffn.pointer, count: count * config.ffnDim)
-            try b.fc2(s.ffn.const, rows: count, into: s.h.pointer, pool: pool)
-            Kernels.add(s.h.const, to: s.x.pointer, count: count * d)
+            try b.out(context.const, rows: count, into: h.pointer, pool: pool)
+            Kernels.add(h.const, to: x.pointer, count: count * d)
+            b.ffnNorm(x.const, rows: count, into: h.pointer)
+            try b.fc1(h.const, rows: count, into: ffn.pointer, pool: pool)
+            Kernels.relu(ffn.pointer, count: count * config.ffnDim)
+            try b.fc2(ffn.const, rows: count, into: h.pointer, pool: pool)
+            Kernels.add(h.const, to: x.pointer, count: count * d)
         }
         for cache in caches { cache.length += rowsPerCache }
         // Logits for every row, or for the last row of the (single) sequence.
         let first = allRows ? 0 : count - 1
         let rows = count - first
-        w.finalNorm(s.x.const + first * d, rows: rows, into: s.h.pointer)
-        try lmHead(s.h.const, rows: rows, into: logits, pool: pool)
+        w.finalNorm(x.const + first * d, rows: rows, into: h.pointer)
+        try lmHead(h.const, rows: rows, into: logits, pool: pool)
     }
 }

@@ -58,28 +58,11 @@ final class QFormer {
         }
     }
 
-    // MARK: Scratch
-
-    struct Scratch {
-        let h, q, k, v, context, t, ffn: Buffer
-
-        init(_ c: BLIP2Config, _ arena: ScratchArena) {
-            let nq = c.queryTokenCount, d = c.qformer.hiddenSize, keys = max(nq, c.vision.tokenCount)
-            h = arena.buffer(nq * d)
-            q = arena.buffer(nq * d)
-            k = arena.buffer(keys * d)
-            v = arena.buffer(keys * d)
-            context = arena.buffer(nq * d)
-            t = arena.buffer(nq * d)
-            ffn = arena.buffer(nq * c.qformer.intermediateSize)
-        }
-    }
-
     let config: QFormerConfig
     let weights: Weights
     let queryCount: Int
     private let imageTokens: Int
-    private let s: Scratch
+    private let h, q, k, v, context, t, ffn: Buffer
     private let attention: Attention
 
     init(_ weights: Weights, _ config: BLIP2Config, _ arena: ScratchArena) {
@@ -87,7 +70,14 @@ final class QFormer {
         self.weights = weights
         queryCount = config.queryTokenCount
         imageTokens = config.vision.tokenCount
-        s = Scratch(config, arena)
+        let c = config, nq = c.queryTokenCount, d = c.qformer.hiddenSize, keys = max(nq, c.vision.tokenCount)
+        h = arena.buffer(nq * d)
+        q = arena.buffer(nq * d)
+        k = arena.buffer(keys * d)
+        v = arena.buffer(keys * d)
+        context = arena.buffer(nq * d)
+        t = arena.buffer(nq * d)
+        ffn = arena.buffer(nq * c.qformer.intermediateSize)
         attention = Attention(heads: config.qformer.headCount, headDim: config.qformer.headDim, causal: false,
                               name: "Q-Former attention")
     }
@@ -99,35 +89,35 @@ final class QFormer {
     func run(image: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
              queryOutput: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool) throws {
         let nq = queryCount, d = config.hiddenSize
-        weights.inputNorm(weights.queryTokens, rows: nq, into: s.h.pointer)
+        weights.inputNorm(weights.queryTokens, rows: nq, into: h.pointer)
         for layer in weights.layers {
-            try attend(layer.selfAttention, keysFrom: s.h.const, keyCount: nq, pool: pool)
+            try attend(layer.selfAttention, keysFrom: h.const, keyCount: nq, pool: pool)
             if let cross = layer.crossAttention {
                 try attend(cross, keysFrom: image, keyCount: imageTokens, pool: pool)
             }
-            try layer.intermediate(s.h.const, rows: nq, into: s.ffn.pointer, pool: pool)
-            Kernels.gelu(s.ffn.pointer, count: nq * config.intermediateSize)
-            try layer.output(s.ffn.const, rows: nq, into: s.t.pointer, pool: pool)
-            Kernels.add(s.h.const, to: s.t.pointer, count: nq * d)
-            layer.outputNorm(s.t.const, rows: nq, into: s.h.pointer)
+            try layer.intermediate(h.const, rows: nq, into: ffn.pointer, pool: pool)
+            Kernels.gelu(ffn.pointer, count: nq * config.intermediateSize)
+            try layer.output(ffn.const, rows: nq, into: t.pointer, pool: pool)
+            Kernels.add(h.const, to: t.pointer, count: nq * d)
+            layer.outputNorm(t.const, rows: nq, into: h.pointer)
         }
-        queryOutput?.update(from: s.h.const, count: nq * d)
-        try weights.projection(s.h.const, rows: nq, into: output, pool: pool)
+        queryOutput?.update(from: h.const, count: nq * d)
+        try weights.projection(h.const, rows: nq, into: output, pool: pool)
     }
 
     /// h = LayerNorm(h + dense(attention(q = h, k = v = source))).
     private func attend(_ a: AttentionWeights, keysFrom source: UnsafePointer<Float>, keyCount: Int, pool: ThreadPool) throws {
         let nq = queryCount, d = config.hiddenSize
-        if source == s.h.const { // self-attention: q, k and v of one input in one call
-            try Linear.apply(source, rows: nq, (a.query, s.q.pointer), (a.key, s.k.pointer), (a.value, s.v.pointer), pool: pool)
+        if source == h.const { // self-attention: q, k and v of one input in one call
+            try Linear.apply(source, rows: nq, (a.query, q.pointer), (a.key, k.pointer), (a.value, v.pointer), pool: pool)
         } else {
-            try a.query(s.h.const, rows: nq, into: s.q.pointer, pool: pool)
-            try Linear.apply(source, rows: keyCount, (a.key, s.k.pointer), (a.value, s.v.pointer), pool: pool)
+            try a.query(h.const, rows: nq, into: q.pointer, pool: pool)
+            try Linear.apply(source, rows: keyCount, (a.key, k.pointer), (a.value, v.pointer), pool: pool)
         }
-        try attention(q: TokenRows(s.q.const, stride: d), k: TokenRows(s.k.const, stride: d), v: TokenRows(s.v.const, stride: d),
-                      queries: nq, keys: keyCount, into: s.context.pointer, outStride: d, pool: pool)
-        try a.dense(s.context.const, rows: nq, into: s.t.pointer, pool: pool)
-        Kernels.add(s.h.const, to: s.t.pointer, count: nq * d)
-        a.norm(s.t.const, rows: nq, into: s.h.pointer)
+        try attention(q: TokenRows(q.const, stride: d), k: TokenRows(k.const, stride: d), v: TokenRows(v.const, stride: d),
+                      queries: nq, keys: keyCount, into: context.pointer, outStride: d, pool: pool)
+        try a.dense(context.const, rows: nq, into: t.pointer, pool: pool)
+        Kernels.add(h.const, to: t.pointer, count: nq * d)
+        a.norm(t.const, rows: nq, into: h.pointer)
     }
 }

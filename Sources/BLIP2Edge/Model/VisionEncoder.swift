@@ -40,31 +40,22 @@ final class VisionEncoder {
         }
     }
 
-    // MARK: Scratch
-
-    struct Scratch {
-        let patches, x, h, qkv, context, mlp: Buffer
-
-        init(_ c: VisionConfig, _ arena: ScratchArena) {
-            let n = c.tokenCount, d = c.hiddenSize
-            patches = arena.buffer((n - 1) * 3 * c.patchSize * c.patchSize)
-            x = arena.buffer(n * d)
-            h = arena.buffer(n * d)
-            qkv = arena.buffer(n * 3 * d)
-            context = arena.buffer(n * d)
-            mlp = arena.buffer(n * c.intermediateSize)
-        }
-    }
-
     let config: VisionConfig
     let weights: Weights
-    private let s: Scratch
+    // Scratch, from the arena: counted before a session allocates it.
+    private let patches, x, h, qkv, context, mlp: Buffer
     private let attention: Attention
 
     init(_ weights: Weights, _ config: VisionConfig, _ arena: ScratchArena) {
         self.config = config
         self.weights = weights
-        s = Scratch(config, arena)
+        let c = config, n = c.tokenCount, d = c.hiddenSize
+        patches = arena.buffer((n - 1) * 3 * c.patchSize * c.patchSize)
+        x = arena.buffer(n * d)
+        h = arena.buffer(n * d)
+        qkv = arena.buffer(n * 3 * d)
+        context = arena.buffer(n * d)
+        mlp = arena.buffer(n * c.intermediateSize)
         attention = Attention(heads: config.headCount, headDim: config.headDim, causal: false, name: "vision attention")
     }
 
@@ -79,7 +70,7 @@ final class VisionEncoder {
         let k = 3 * p * p
         for gy in 0..<g {
             for gx in 0..<g {
-                let row = s.patches.pointer + (gy * g + gx) * k
+                let row = patches.pointer + (gy * g + gx) * k
                 for ch in 0..<3 {
                     for ky in 0..<p {
                         let src = pixels + ch * size * size + (gy * p + ky) * size + gx * p
@@ -88,25 +79,25 @@ final class VisionEncoder {
                 }
             }
         }
-        try w.patchEmbedding(s.patches.const, rows: n - 1, into: s.x.pointer + d, pool: pool)
-        s.x.pointer.update(from: w.classEmbedding, count: d)
-        Kernels.add(w.positions, to: s.x.pointer, count: n * d)
+        try w.patchEmbedding(patches.const, rows: n - 1, into: x.pointer + d, pool: pool)
+        x.pointer.update(from: w.classEmbedding, count: d)
+        Kernels.add(w.positions, to: x.pointer, count: n * d)
 
-        let qkv = s.qkv.const
+        let fused = qkv.const
         for b in w.blocks {
-            b.norm1(s.x.const, rows: n, into: s.h.pointer)
-            try b.qkv(s.h.const, rows: n, into: s.qkv.pointer, pool: pool)
-            try attention(q: TokenRows(qkv, stride: 3 * d), k: TokenRows(qkv + d, stride: 3 * d),
-                          v: TokenRows(qkv + 2 * d, stride: 3 * d), queries: n, keys: n,
-                          into: s.context.pointer, outStride: d, pool: pool)
-            try b.projection(s.context.const, rows: n, into: s.h.pointer, pool: pool)
-            Kernels.add(s.h.const, to: s.x.pointer, count: n * d)
-            b.norm2(s.x.const, rows: n, into: s.h.pointer)
-            try b.fc1(s.h.const, rows: n, into: s.mlp.pointer, pool: pool)
-            Kernels.gelu(s.mlp.pointer, count: n * c.intermediateSize)
-            try b.fc2(s.mlp.const, rows: n, into: s.h.pointer, pool: pool)
-            Kernels.add(s.h.const, to: s.x.pointer, count: n * d)
+            b.norm1(x.const, rows: n, into: h.pointer)
+            try b.qkv(h.const, rows: n, into: qkv.pointer, pool: pool)
+            try attention(q: TokenRows(fused, stride: 3 * d), k: TokenRows(fused + d, stride: 3 * d),
+                          v: TokenRows(fused + 2 * d, stride: 3 * d), queries: n, keys: n,
+                          into: context.pointer, outStride: d, pool: pool)
+            try b.projection(context.const, rows: n, into: h.pointer, pool: pool)
+            Kernels.add(h.const, to: x.pointer, count: n * d)
+            b.norm2(x.const, rows: n, into: h.pointer)
+            try b.fc1(h.const, rows: n, into: mlp.pointer, pool: pool)
+            Kernels.gelu(mlp.pointer, count: n * c.intermediateSize)
+            try b.fc2(mlp.const, rows: n, into: h.pointer, pool: pool)
+            Kernels.add(h.const, to: x.pointer, count: n * d)
         }
-        w.postNorm(s.x.const, rows: n, into: output)
+        w.postNorm(x.const, rows: n, into: output)
     }
 }
