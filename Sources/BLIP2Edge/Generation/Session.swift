@@ -67,11 +67,9 @@ public final class Session: @unchecked Sendable {
         var timings = StageTimings()
         try encode(pixels: pixels, timings: &timings)
         return Encoded(imageEmbeddings: Array(UnsafeBufferPointer(start: imageEmbeddings.const, count: vision.outputCount)),
-                       queryOutput: queryOutput,
+                       queryOutput: qformer.lastHiddenState,
                        projected: Array(UnsafeBufferPointer(start: projected.const, count: qformer.outputCount)))
     }
-
-    private var queryOutput: [Float] = []
 
     private func encode(pixels: [Float], timings: inout StageTimings) throws {
         guard pixels.count == pixelCount else {
@@ -82,11 +80,7 @@ public final class Session: @unchecked Sendable {
         timings.vision = Generator.now() - t
         if lowRAM { releaseVisionWeights() }
         t = Generator.now()
-        var queries = [Float](repeating: 0, count: model.config.queryTokenCount * model.config.qformer.hiddenSize)
-        try queries.withUnsafeMutableBufferPointer {
-            try qformer.run(image: imageEmbeddings.const, into: projected.pointer, queryOutput: $0.baseAddress!, pool: pool)
-        }
-        queryOutput = queries
+        try qformer.run(image: imageEmbeddings.const, into: projected.pointer, pool: pool)
         timings.qformer = Generator.now() - t
     }
 

@@ -1,6 +1,6 @@
 import CKernels
 
-/// The library's one door to the C kernels: Swift sizes become C integers here, a kernel's
+/// The library's door to the C kernels (with `Attention` and `ThreadPool` beside it): Swift sizes become C integers here, a kernel's
 /// refusal becomes an error naming what was running, and the pool is passed along.
 enum Kernels {
     static func cType(_ t: GGMLType) -> ck_type { ck_type(rawValue: t.rawValue) }
@@ -46,20 +46,6 @@ enum Kernels {
         for i in 0..<count { x[i] += y[i] }
     }
 
-    // MARK: - Attention
-
-    static func attention(q: TokenRows, k: TokenRows, v: TokenRows, into out: UnsafeMutablePointer<Float>, outStride: Int,
-                          queries: Int, keys: Int, heads: Int, headDim: Int, causal: Bool, pool: ThreadPool,
-                          what: @autoclosure () -> String) throws {
-        precondition(!q.half && k.half == v.half, "attention: queries are F32, keys and values of one type")
-        var p = ck_attention_params(q: q.base.assumingMemoryBound(to: Float.self), ldq: Int32(q.stride), k: k.base,
-                                    ldk: Int32(k.stride), v: v.base, ldv: Int32(v.stride),
-                                    kv_type: k.half ? CK_TYPE_F16 : CK_TYPE_F32, o: out, ldo: Int32(outStride),
-                                    n_q: Int32(queries), n_kv: Int32(keys), n_heads: Int32(heads), head_dim: Int32(headDim),
-                                    scale: 1 / Float(headDim).squareRoot(), mask: nil, causal: causal ? 1 : 0)
-        guard ck_attention(pool.handle, &p) == 0 else { throw RuntimeError.kernelRejected(what: what()) }
-    }
-
     // MARK: - Storage conversions
 
     /// One row of `count` elements of a file's storage type to float (dequantization).
@@ -89,23 +75,5 @@ enum Kernels {
         case .f32: y.copyMemory(from: x, byteCount: count * MemoryLayout<Float>.stride)
         }
         return 0
-    }
-}
-
-/// Rows of [tokens, heads x headDim] values `stride` elements apart: a slice of a fused
-/// projection's output, or a KV cache's keys or values (F32, or F16 when `half`).
-struct TokenRows {
-    let base: UnsafeRawPointer
-    let stride: Int
-    var half = false
-
-    init(_ base: UnsafeRawPointer, stride: Int, half: Bool) {
-        self.base = base
-        self.stride = stride
-        self.half = half
-    }
-
-    init(_ floats: UnsafePointer<Float>, stride: Int) {
-        self.init(UnsafeRawPointer(floats), stride: stride, half: false)
     }
 }

@@ -84,10 +84,11 @@ final class QFormer {
 
     var outputCount: Int { queryCount * weights.projection.outFeatures }
 
+    /// The last hidden state [queries, hidden] of the latest `run`, before the projection.
+    var lastHiddenState: [Float] { Array(UnsafeBufferPointer(start: h.const, count: queryCount * config.hiddenSize)) }
+
     /// image: [imageTokens, encoderHidden] -> projected queries [queries, text hidden].
-    /// `queryOutput`, when given, receives the Q-Former's last hidden state [queries, hidden].
-    func run(image: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
-             queryOutput: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool) throws {
+    func run(image: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, pool: ThreadPool) throws {
         let nq = queryCount, d = config.hiddenSize
         weights.inputNorm(weights.queryTokens, rows: nq, into: h.pointer)
         for layer in weights.layers {
@@ -101,7 +102,6 @@ final class QFormer {
             Kernels.add(h.const, to: t.pointer, count: nq * d)
             layer.outputNorm(t.const, rows: nq, into: h.pointer)
         }
-        queryOutput?.update(from: h.const, count: nq * d)
         try weights.projection(h.const, rows: nq, into: output, pool: pool)
     }
 
