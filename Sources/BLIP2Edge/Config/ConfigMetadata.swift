@@ -33,32 +33,11 @@ extension BLIP2Config {
         guard m[Self.textArchitecture.key]?.string == Self.textArchitecture.value else {
             throw GGUFError.invalid(path: path, reason: "\(Self.textArchitecture.key) is not \"\(Self.textArchitecture.value)\"")
         }
+        // The values are read as the JSON ones are, so the two sources cannot drift apart.
         for f in Self.fields {
             let key = "blip2." + f.gguf
             guard let v = m[key] else { throw GGUFError.missingKey(path: path, key: key) }
-            func wrong(_ expected: String) -> GGUFError { .wrongKeyType(path: path, key: key, expected: expected) }
-            func integers() throws(GGUFError) -> [Int] {
-                guard let a = v.array, case let xs = a.compactMap(\.integer), xs.count == a.count else { throw wrong("an array of integers") }
-                return xs
-            }
-            switch f.value {
-            case let .int(p, _), let .side(p, _), let .id(p):
-                guard let x = v.integer else { throw wrong("an integer") }
-                self[keyPath: p] = x
-            case let .ids(p): self[keyPath: p] = try integers()
-            case let .epsilon(p):
-                guard let x = v.number else { throw wrong("a number") }
-                self[keyPath: p] = Float(x)
-            case let .double(p):
-                guard let x = v.number else { throw wrong("a number") }
-                self[keyPath: p] = x
-            case let .bool(p):
-                guard let x = v.bool else { throw wrong("a bool") }
-                self[keyPath: p] = x
-            case let .rgb(p):
-                guard let a = v.array, case let xs = a.compactMap(\.number), xs.count == a.count else { throw wrong("an array of numbers") }
-                self[keyPath: p] = xs.map(Float.init)
-            }
+            try set(f.value, from: JSONValue(v), file: path, path: key)
         }
         try validate(file: path)
     }

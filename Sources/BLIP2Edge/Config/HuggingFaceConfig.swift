@@ -43,7 +43,7 @@ extension BLIP2Config {
         try validate()
     }
 
-    private mutating func set(_ value: ConfigField.Value, from v: JSONValue, file: String, path: String) throws(ConfigError) {
+    mutating func set(_ value: ConfigField.Value, from v: JSONValue, file: String, path: String) throws(ConfigError) {
         func wrong(_ type: String) -> ConfigError { .invalid(file: file, reason: "\(path) should be \(type)") }
         func integers() throws(ConfigError) -> [Int] {
             let xs = v.list.compactMap(\.int)

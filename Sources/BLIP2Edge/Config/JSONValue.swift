@@ -48,6 +48,17 @@ enum JSONValue: Decodable, Equatable {
 }
 
 extension JSONValue {
+    /// A model file's metadata value, read the way the JSON configuration is.
+    init(_ v: GGUFValue) {
+        switch v {
+        case let .array(_, items): self = .array(items.map(JSONValue.init))
+        case let .bool(b): self = .bool(b)
+        case let .string(s): self = .string(s)
+        case .float32, .float64: self = .double(v.number ?? 0)
+        default: self = v.integer.map(JSONValue.int) ?? .null
+        }
+    }
+
     /// As JSON writes it, for messages.
     var literal: String {
         switch self {
