@@ -20,9 +20,7 @@ final class ConverterTests: XCTestCase {
     func sourceFloats(_ fixture: String, _ name: String) throws -> [Float] {
         let ck = try Checkpoint(path: Fixtures.path(fixture))
         let (fileIndex, t) = try XCTUnwrap(ck.tensors[name])
-        var raw = [UInt8](repeating: 0, count: t.byteCount)
-        try raw.withUnsafeMutableBytes { try ck.files[fileIndex].read(at: t.fileOffset, into: $0) }
-        return raw.withUnsafeBytes { b -> [Float] in
+        return try ck.files[fileIndex].bytes(of: t).withUnsafeBytes { b -> [Float] in
             switch t.dtype {
             case .f32: return Array(b.bindMemory(to: Float.self))
             case .f16: return b.bindMemory(to: UInt16.self).map { ck_half_to_float_ref($0) }
@@ -255,8 +253,7 @@ final class LegacyCheckpointTests: XCTestCase {
         var tensors: [(String, String, [Int], [UInt8])] = []
         var split = 0
         for t in original.tensors {
-            var b = [UInt8](repeating: 0, count: t.byteCount)
-            try b.withUnsafeMutableBytes { try original.read(at: t.fileOffset, into: $0) }
+            let b = try original.bytes(of: t)
             if t.name.hasSuffix("self_attn.qkv.bias") {
                 let third = b.count / 3
                 XCTAssertTrue(b[third..<(2 * third)].allSatisfy { $0 == 0 }, "the k part of \(t.name) is not zero")
