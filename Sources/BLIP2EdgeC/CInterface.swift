@@ -162,7 +162,8 @@ public func blip2_read_image(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutable
     guard let path, let rgb, let width, let height else { setError(errorOut, "blip2_read_image: arguments must not be NULL"); return invalidArgument }
     rgb.pointee = nil
     let p = String(cString: path)
-    guard let data = FileManager.default.contents(atPath: p) else { setError(errorOut, "cannot read \(p)"); return invalidArgument }
+    let data: Data
+    do { data = try SmallFile.read(p, limit: PNMReader.maxFileBytes) } catch { setError(errorOut, "\(error)"); return invalidArgument }
     do {
         let image = try PNMReader.read([UInt8](data))
         guard let buffer = malloc(image.pixels.count)?.assumingMemoryBound(to: UInt8.self) else {

@@ -107,11 +107,8 @@ enum Commands {
 
 /// Reading an image argument: a path, or - for standard input.
 enum ImageInput {
-    /// Far above any PPM we accept (RGBImage.maxPixels at 16 bits), so a runaway stream stops.
-    static let maxBytes = 700 << 20
-
     static func read(_ argument: String) throws -> RGBImage {
-        let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: maxBytes)
+        let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: PNMReader.maxFileBytes)
         do {
             return try PNMReader.read([UInt8](bytes))
         } catch {

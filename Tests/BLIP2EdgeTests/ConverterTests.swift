@@ -20,9 +20,7 @@ final class ConverterTests: XCTestCase {
     func sourceFloats(_ fixture: String, _ name: String) throws -> [Float] {
         let ck = try Checkpoint(path: Fixtures.path(fixture))
         let (fileIndex, t) = try XCTUnwrap(ck.tensors[name])
-        var raw = [UInt8](repeating: 0, count: t.byteCount)
-        try raw.withUnsafeMutableBytes { try ck.files[fileIndex].read(at: t.fileOffset, into: $0) }
-        return raw.withUnsafeBytes { b -> [Float] in
+        return try ck.files[fileIndex].bytes(of: t).withUnsafeBytes { b -> [Float] in
             switch t.dtype {
             case .f32: return Array(b.bindMemory(to: Float.self))
             case .f16: return b.bindMemory(to: UInt16.self).map { ck_half_to_float_ref($0) }
@@ -248,21 +246,21 @@ final class ConverterTests: XCTestCase {
 
 /// Checkpoints saved by transformers 4 store the vision attention biases as q_bias/v_bias.
 final class LegacyCheckpointTests: XCTestCase {
-    func testQAndVBiasesBecomeTheFusedQKVBias() throws {
-        let dir = TemporaryDirectory()
+    /// tiny-a with each vision qkv.bias stored as q_bias and v_bias.
+    func legacyCheckpoint(in dir: TemporaryDirectory, vBiasDType: String = "F32") throws -> String {
         let legacy = try dir.copy(fixture: "tiny-a", as: "tiny-a")
         let original = try SafetensorsFile(path: Fixtures.path("tiny-a/model.safetensors"))
         var tensors: [(String, String, [Int], [UInt8])] = []
         var split = 0
         for t in original.tensors {
-            var b = [UInt8](repeating: 0, count: t.byteCount)
-            try b.withUnsafeMutableBytes { try original.read(at: t.fileOffset, into: $0) }
+            let b = try original.bytes(of: t)
             if t.name.hasSuffix("self_attn.qkv.bias") {
                 let third = b.count / 3
                 XCTAssertTrue(b[third..<(2 * third)].allSatisfy { $0 == 0 }, "the k part of \(t.name) is not zero")
                 let prefix = String(t.name.dropLast("qkv.bias".count))
+                let vBytes = vBiasDType == "F32" ? third : third / 2
                 tensors.append((prefix + "q_bias", "F32", [t.shape[0] / 3], Array(b[0..<third])))
-                tensors.append((prefix + "v_bias", "F32", [t.shape[0] / 3], Array(b[(2 * third)...])))
+                tensors.append((prefix + "v_bias", vBiasDType, [t.shape[0] / 3], Array(b[(2 * third)...].prefix(vBytes))))
                 split += 1
             } else {
                 tensors.append((t.name, "F32", t.shape, b))
@@ -270,9 +268,25 @@ final class LegacyCheckpointTests: XCTestCase {
         }
         XCTAssertEqual(split, 2)
         try SafetensorsBuilder(tensors: tensors).write(to: legacy + "/model.safetensors")
+        return legacy
+    }
+
+    func testQAndVBiasesBecomeTheFusedQKVBias() throws {
+        let dir = TemporaryDirectory()
+        let legacy = try legacyCheckpoint(in: dir)
         let a = dir.file("a.gguf"), b = dir.file("b.gguf")
         try Converter(plan: QuantizationPlan(fileType: .q4_0)).convert(input: Fixtures.path("tiny-a"), output: a)
         try Converter(plan: QuantizationPlan(fileType: .q4_0)).convert(input: legacy, output: b)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
+    /// The fused bias is converted as one row, so its parts must share a dtype.
+    func testQAndVBiasesOfDifferentDTypesAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let legacy = try legacyCheckpoint(in: dir, vBiasDType: "F16")
+        XCTAssertThrowsMessage("v_bias has dtype F16 but") {
+            try Converter(plan: QuantizationPlan(fileType: .q4_0)).convert(input: legacy, output: dir.file("out.gguf"))
+        }
+        XCTAssertEqual(dir.contents, ["tiny-a"])
     }
 }

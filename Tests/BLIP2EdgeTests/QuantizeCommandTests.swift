@@ -86,30 +86,11 @@ final class QuantizeCommandTests: XCTestCase {
         config["text_config"] = text
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         // Rewrite model.safetensors with the big embedding last, as a hole in a sparse file.
-        let original = try SafetensorsFile(path: d + "/model.safetensors")
-        let name = "language_model.model.decoder.embed_tokens.weight"
-        var entries: [String] = []
-        var blobs: [[UInt8]] = []
-        var offset = 0
-        for t in original.tensors where t.name != name {
-            var b = [UInt8](repeating: 0, count: t.byteCount)
-            try b.withUnsafeMutableBytes { try original.read(at: t.fileOffset, into: $0) }
-            entries.append("\"\(t.name)\":{\"dtype\":\"F32\",\"shape\":\(t.shape),\"data_offsets\":[\(offset),\(offset + b.count)]}")
-            blobs.append(b)
-            offset += b.count
-        }
-        let big = rows * width * 4
-        entries.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(rows),\(width)],\"data_offsets\":[\(offset),\(offset + big)]}")
-        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
-        bytes += header
-        for b in blobs { bytes += b }
         let path = d + "/model.safetensors"
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try h.truncate(atOffset: UInt64(bytes.count + big))
-        try h.close()
+        let original = try SafetensorsFile(path: path)
+        let name = "language_model.model.decoder.embed_tokens.weight"
+        let tensors = try original.tensors.filter { $0.name != name }.map { t in (t.name, "F32", t.shape, try original.bytes(of: t)) }
+        try SafetensorsBuilder(tensors: tensors, zerosLast: (name, "F32", [rows, width], rows * width * 4)).write(to: path)
         return d
     }
 

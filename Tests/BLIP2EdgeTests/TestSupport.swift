@@ -32,14 +32,25 @@ final class TemporaryDirectory: Sendable {
 struct SafetensorsBuilder {
     var header: String
     var data: [UInt8]
+    /// Zero bytes after `data` that `write` leaves as a hole in a sparse file, so that a test
+    /// can have a large tensor without writing it.
+    var holeBytes = 0
 
-    /// A well-formed file from (name, dtype, shape, bytes).
-    init(tensors: [(String, String, [Int], [UInt8])]) {
+    /// A well-formed file from (name, dtype, shape, bytes), then, if given, one tensor of
+    /// zeros (name, dtype, shape, byte count) stored as the hole.
+    init(tensors: [(String, String, [Int], [UInt8])], zerosLast: (String, String, [Int], Int)? = nil) {
         var entries: [String] = []
         var data: [UInt8] = []
+        func entry(_ name: String, _ dtype: String, _ shape: [Int], bytes: Int) -> String {
+            "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(data.count),\(data.count + bytes)]}"
+        }
         for (name, dtype, shape, bytes) in tensors {
-            entries.append("\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(data.count),\(data.count + bytes.count)]}")
+            entries.append(entry(name, dtype, shape, bytes: bytes.count))
             data += bytes
+        }
+        if let (name, dtype, shape, bytes) = zerosLast {
+            entries.append(entry(name, dtype, shape, bytes: bytes))
+            holeBytes = bytes
         }
         header = "{" + entries.joined(separator: ",") + "}"
         self.data = data
@@ -58,7 +69,21 @@ struct SafetensorsBuilder {
     }
 
     func write(to path: String, headerLength: UInt64? = nil) throws {
-        try Data(bytes(headerLength: headerLength)).write(to: URL(fileURLWithPath: path))
+        let bytes = bytes(headerLength: headerLength)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        guard holeBytes > 0 else { return }
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.truncate(atOffset: UInt64(bytes.count + holeBytes))
+        try h.close()
+    }
+}
+
+extension SafetensorsFile {
+    /// A tensor's bytes as stored.
+    func bytes(of t: SafetensorsTensor) throws -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: t.byteCount)
+        try b.withUnsafeMutableBytes { try read(at: t.fileOffset, into: $0) }
+        return b
     }
 }
 

@@ -29,7 +29,7 @@ final class AtomicOutputFile {
             let err = errno
             InterruptCleanup.unregister()
             attempts += 1
-            guard err == EEXIST, attempts < 100 else { throw .cannotWrite(path: finalPath, reason: String(cString: strerror(err))) }
+            guard err == EEXIST, attempts < 100 else { throw .cannotWrite(path: finalPath, reason: errnoString(err)) }
         }
     }
 

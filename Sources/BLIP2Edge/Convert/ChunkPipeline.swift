@@ -6,16 +6,14 @@ import Dispatch
 /// Reads chunks on a background thread into two alternating buffers.
 final class ChunkReader: @unchecked Sendable {
     private let files: [SafetensorsFile]
-    private let assembled: [Int: [Float]]
     private let buffers: [UnsafeMutableRawBufferPointer]
     private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
     private var failures: [Error?] = [nil, nil]
     private var pending = [false, false]
     private let queue = DispatchQueue(label: "blip2-quantize.reader")
 
-    init(files: [SafetensorsFile], assembled: [Int: [Float]], bufferBytes: Int) {
+    init(files: [SafetensorsFile], bufferBytes: Int) {
         self.files = files
-        self.assembled = assembled
         buffers = (0..<2).map { _ in .allocate(byteCount: max(1, bufferBytes), alignment: 64) }
     }
 
@@ -28,11 +26,14 @@ final class ChunkReader: @unchecked Sendable {
         pending[slot] = true
         queue.async { [self] in
             do {
-                let target = UnsafeMutableRawBufferPointer(rebasing: buffers[slot][0..<chunk.inputBytes])
-                if chunk.file < 0, let values = assembled[chunk.tensor] {
-                    values.withUnsafeBytes { target.copyMemory(from: $0) }
-                } else {
-                    try files[chunk.file].read(at: chunk.fileOffset, into: target)
+                var at = 0
+                for piece in chunk.pieces {
+                    let target = UnsafeMutableRawBufferPointer(rebasing: buffers[slot][at..<(at + piece.bytes)])
+                    switch piece {
+                    case let .file(file, offset, _): try files[file].read(at: offset, into: target)
+                    case .zeros: target.initializeMemory(as: UInt8.self, repeating: 0)
+                    }
+                    at += piece.bytes
                 }
                 failures[slot] = nil
             } catch {

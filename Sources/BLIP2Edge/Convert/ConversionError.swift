@@ -5,6 +5,7 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case unexpectedTensors(names: [String])
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case unsupportedDType(name: String, dtype: String)
+    case dtypeMismatch(name: String, dtype: String, other: String, otherDType: String)
     case nonFinite(name: String, count: Int)
     case impossibleType(tensor: String, type: GGMLType, rowLength: Int, pattern: String)
     case nameTooLong(name: String)
@@ -25,6 +26,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
             "tensor \(name) has shape \(found), but config.json implies \(expected)"
         case let .unsupportedDType(name, dtype):
             "tensor \(name) has dtype \(dtype); the converter reads F32, F16 and BF16"
+        case let .dtypeMismatch(name, dtype, other, otherDType):
+            "tensor \(name) has dtype \(dtype) but \(other) has \(otherDType); the converter fuses them into one tensor"
         case let .nonFinite(name, count):
             "tensor \(name) holds \(count) NaN or infinite values; refusing to quantize it"
         case let .impossibleType(tensor, type, rowLength, pattern):

@@ -50,9 +50,8 @@ public struct Converter {
         let specs: [TensorSpec]
         let tensors: [GGUFTensorPlan]
         let metadata: GGUFMetadata
-        /// F32 data of tensors assembled from others rather than read as they are, by tensor
-        /// index (the fused qkv bias of checkpoints that store q_bias and v_bias).
-        let assembled: [Int: [Float]]
+        /// Where each tensor's bytes lie in the checkpoint, by tensor index.
+        let sources: [TensorSource]
     }
 
     func prepare(input: String) throws -> Prepared {
@@ -77,28 +76,30 @@ public struct Converter {
 
         let specs = config.tensorSpecs
         var expected = Set(specs.map(\.name))
-        var assembled: [Int: [Float]] = [:]
+        var assembled: [Int: TensorSource] = [:]
         for (i, spec) in specs.enumerated() where checkpoint.tensors[spec.name] == nil {
             if let bias = try Self.legacyQKVBias(spec, in: checkpoint) {
-                assembled[i] = bias.values
-                expected.formUnion(bias.sources)
+                assembled[i] = bias.source
+                expected.formUnion(bias.names)
             }
         }
         let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Weights.isIgnorable($0) }.sorted()
         guard unexpected.isEmpty else { throw ConversionError.unexpectedTensors(names: unexpected) }
         var tensors: [GGUFTensorPlan] = []
+        var sources: [TensorSource] = []
         for (i, spec) in specs.enumerated() {
             guard spec.fileName.utf8.count <= GGUFFile.maxTensorNameBytes else { throw ConversionError.nameTooLong(name: spec.fileName) }
-            if assembled[i] != nil {
-                tensors.append(GGUFTensorPlan(name: spec.fileName, type: try plan.type(for: spec), shape: spec.shape))
-                continue
-            }
-            guard let found = checkpoint.tensors[spec.name]?.tensor else { throw ConversionError.missingTensor(name: spec.name) }
-            guard found.shape == spec.shape else {
-                throw ConversionError.shapeMismatch(name: spec.name, expected: spec.shape, found: found.shape)
-            }
-            guard found.dtype.isConvertible else {
-                throw ConversionError.unsupportedDType(name: spec.name, dtype: found.dtype.rawValue)
+            if let source = assembled[i] {
+                sources.append(source)
+            } else {
+                guard let (file, found) = checkpoint.tensors[spec.name] else { throw ConversionError.missingTensor(name: spec.name) }
+                guard found.shape == spec.shape else {
+                    throw ConversionError.shapeMismatch(name: spec.name, expected: spec.shape, found: found.shape)
+                }
+                guard found.dtype.isConvertible else {
+                    throw ConversionError.unsupportedDType(name: spec.name, dtype: found.dtype.rawValue)
+                }
+                sources.append(TensorSource(dtype: found.dtype, pieces: [.file(file, offset: found.fileOffset, bytes: found.byteCount)]))
             }
             tensors.append(GGUFTensorPlan(name: spec.fileName, type: try plan.type(for: spec), shape: spec.shape))
         }
@@ -111,34 +112,28 @@ public struct Converter {
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
         for (k, v) in vocabulary.metadata.entries { metadata.set(k, v) }
         return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, specs: specs,
-                        tensors: tensors, metadata: metadata, assembled: assembled)
+                        tensors: tensors, metadata: metadata, sources: sources)
     }
 
     /// Checkpoints saved by transformers 4 hold the vision attention's biases as separate
     /// `q_bias` and `v_bias`; transformers 5 (and our files) hold `qkv.bias` = q | 0 | v.
-    static func legacyQKVBias(_ spec: TensorSpec, in checkpoint: Checkpoint) throws -> (values: [Float], sources: [String])? {
+    static func legacyQKVBias(_ spec: TensorSpec, in checkpoint: Checkpoint) throws -> (source: TensorSource, names: [String])? {
         guard spec.name.hasSuffix(".self_attn.qkv.bias") else { return nil }
         let prefix = String(spec.name.dropLast("qkv.bias".count))
-        guard let q = checkpoint.tensors[prefix + "q_bias"], let v = checkpoint.tensors[prefix + "v_bias"] else { return nil }
+        let names = [prefix + "q_bias", prefix + "v_bias"]
+        guard let q = checkpoint.tensors[names[0]], let v = checkpoint.tensors[names[1]] else { return nil }
         let width = spec.shape[0] / 3
-        for (name, t) in [(prefix + "q_bias", q.tensor), (prefix + "v_bias", v.tensor)] {
+        for (name, t) in zip(names, [q.tensor, v.tensor]) {
             guard t.shape == [width] else { throw ConversionError.shapeMismatch(name: name, expected: [width], found: t.shape) }
             guard t.dtype.isConvertible else { throw ConversionError.unsupportedDType(name: name, dtype: t.dtype.rawValue) }
         }
-        func floats(_ entry: (file: Int, tensor: SafetensorsTensor)) throws -> [Float] {
-            var raw = [UInt8](repeating: 0, count: entry.tensor.byteCount)
-            try raw.withUnsafeMutableBytes { try checkpoint.files[entry.file].read(at: entry.tensor.fileOffset, into: $0) }
-            var out = [Float](repeating: 0, count: width)
-            raw.withUnsafeBytes { b in
-                switch entry.tensor.dtype {
-                case .f16: Kernels.halfToFloat(b.baseAddress!, into: &out, count: width)
-                case .bf16: Kernels.bfloat16ToFloat(b.baseAddress!, into: &out, count: width)
-                default: out = Array(b.bindMemory(to: Float.self))
-                }
-            }
-            return out
+        // The fused bias is converted as one row, from one dtype.
+        guard v.tensor.dtype == q.tensor.dtype else {
+            throw ConversionError.dtypeMismatch(name: names[1], dtype: v.tensor.dtype.rawValue, other: names[0], otherDType: q.tensor.dtype.rawValue)
         }
-        return (try floats(q) + [Float](repeating: 0, count: width) + floats(v), [prefix + "q_bias", prefix + "v_bias"])
+        let pieces: [Piece] = [.file(q.file, offset: q.tensor.fileOffset, bytes: q.tensor.byteCount), .zeros(bytes: q.tensor.byteCount),
+                               .file(v.file, offset: v.tensor.fileOffset, bytes: v.tensor.byteCount)]
+        return (TensorSource(dtype: q.tensor.dtype, pieces: pieces), names)
     }
 
     /// llama.cpp's `general.file_type` numbers (ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0).
@@ -164,7 +159,7 @@ public struct Converter {
         let maxInput = chunks.map(\.inputBytes).max() ?? 0
         let maxFloats = chunks.map { $0.rows * $0.rowLength }.max() ?? 0
         let maxOutput = chunks.map { $0.rows * (prepared.tensors[$0.tensor].type.rowBytes($0.rowLength) ?? 0) }.max() ?? 0
-        let reader = ChunkReader(files: prepared.checkpoint.files, assembled: prepared.assembled, bufferBytes: maxInput)
+        let reader = ChunkReader(files: prepared.checkpoint.files, bufferBytes: maxInput)
         let writer = ChunkWriter(out: out, bufferBytes: maxOutput)
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxFloats))
         defer { floats.deallocate() }
@@ -216,30 +211,56 @@ public struct Converter {
         return summary
     }
 
-    /// A run of whole rows of one tensor, read and converted as a unit (`file` -1: from
-    /// `Prepared.assembled`).
+    /// A run of bytes of a tensor's input.
+    enum Piece {
+        case file(Int, offset: Int, bytes: Int)
+        /// The k part of a fused qkv bias, which checkpoints with q_bias and v_bias leave out.
+        case zeros(bytes: Int)
+
+        var bytes: Int {
+            switch self {
+            case let .file(_, _, bytes), let .zeros(bytes): bytes
+            }
+        }
+    }
+
+    /// A tensor's input bytes, in order: one range of a checkpoint file, or several pieces
+    /// for a tensor assembled from others.
+    struct TensorSource {
+        let dtype: SafetensorsDType
+        let pieces: [Piece]
+
+        /// The pieces that hold bytes `range` of the tensor.
+        func pieces(_ range: Range<Int>) -> [Piece] {
+            var start = 0
+            return pieces.compactMap { piece in
+                defer { start += piece.bytes }
+                let part = range.clamped(to: start..<(start + piece.bytes))
+                guard !part.isEmpty else { return nil }
+                switch piece {
+                case let .file(file, offset, _): return .file(file, offset: offset + part.lowerBound - start, bytes: part.count)
+                case .zeros: return .zeros(bytes: part.count)
+                }
+            }
+        }
+    }
+
+    /// A run of whole rows of one tensor, read and converted as a unit.
     struct Chunk {
         let tensor: Int
-        let file: Int
         let dtype: SafetensorsDType
-        let fileOffset: Int
-        let inputBytes: Int
+        let pieces: [Piece]
         let firstRow: Int
         let rows: Int
         let rowLength: Int
+
+        var inputBytes: Int { pieces.reduce(0) { $0 + $1.bytes } }
     }
 
     /// Splits every tensor into chunks of about `chunkBytes` (as float32; at least a row).
     func chunkList(_ prepared: Prepared) -> [Chunk] {
         var chunks: [Chunk] = []
-        for (i, (spec, plan)) in zip(prepared.specs, prepared.tensors).enumerated() {
-            // Assembled tensors are small: one F32 chunk read from memory (file -1).
-            if let values = prepared.assembled[i] {
-                chunks.append(Chunk(tensor: i, file: -1, dtype: .f32, fileOffset: 0, inputBytes: values.count * 4,
-                                    firstRow: 0, rows: plan.elementCount / (plan.shape.last ?? 1), rowLength: plan.shape.last ?? 1))
-                continue
-            }
-            guard let (file, source) = prepared.checkpoint.tensors[spec.name] else { continue }
+        for (i, (source, plan)) in zip(prepared.sources, prepared.tensors).enumerated() {
             let rowLength = plan.shape.last ?? 1
             let rows = plan.elementCount / rowLength
             let rowBytes = rowLength * source.dtype.size
@@ -247,8 +268,8 @@ public struct Converter {
             var row = 0
             while row < rows {
                 let n = min(perChunk, rows - row)
-                chunks.append(Chunk(tensor: i, file: file, dtype: source.dtype, fileOffset: source.fileOffset + row * rowBytes,
-                                    inputBytes: n * rowBytes, firstRow: row, rows: n, rowLength: rowLength))
+                chunks.append(Chunk(tensor: i, dtype: source.dtype, pieces: source.pieces((row * rowBytes)..<((row + n) * rowBytes)),
+                                    firstRow: row, rows: n, rowLength: rowLength))
                 row += n
             }
         }

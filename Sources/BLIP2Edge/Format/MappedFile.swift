@@ -59,6 +59,7 @@ final class MappedFile: @unchecked Sendable {
     }
 }
 
-func errnoString() -> String {
-    String(cString: strerror(errno))
+/// `code` defaults to the current errno; a caller passes one it saved before other calls.
+func errnoString(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
 }
