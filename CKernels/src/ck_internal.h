@@ -55,17 +55,18 @@ typedef struct {
     // C[r][t] = sum_j A[r][j] B[j][t] (see ck_gemm_nn); ldb in bytes, B fp16 when b_f16.
     void (*gemm_nn)(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk,
                     int nc, float *c, size_t ldc);
+    // The converter's weight quantizers (ck_quantize.h): the gguf package's bytes exactly.
+    size_t (*quantize_q8_0_gguf)(const float *x, ck_block_q8_0 *y, size_t k);
+    size_t (*quantize_q4_0_gguf)(const float *x, ck_block_q4_0 *y, size_t k);
 } ck_kernels;
 
+// The reference variant's table; the others are listed with their CPU checks in cpu.c.
 extern const ck_kernels ck_kernels_ref;
 #if defined(__x86_64__) || defined(_M_X64)
 #define CK_X86 1
-extern const ck_kernels ck_kernels_avx2;
 #endif
 #if defined(__aarch64__)
 #define CK_ARM64 1
-extern const ck_kernels ck_kernels_neon;
-extern const ck_kernels ck_kernels_neondot;
 #endif
 
 // The table of the active variant (selected once; see cpu.c).

@@ -448,6 +448,8 @@ void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, co
 void ck_gelu_avx2(const float *x, float *y, size_t n);
 void ck_relu_avx2(const float *x, float *y, size_t n);
 void ck_softmax_row_avx2(float *x, int n);
+size_t ck_quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k);
+size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k);
 
 const ck_kernels ck_kernels_avx2 = {
     .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
@@ -462,6 +464,8 @@ const ck_kernels ck_kernels_avx2 = {
     .relu = ck_relu_avx2,
     .softmax_row = ck_softmax_row_avx2,
     .gemm_nn = gemm_nn_avx2,
+    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_avx2,
+    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_avx2,
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include "ck_fp16.h"
+#include "ck_quantize.h"
 
 #define NEON_INLINE static inline __attribute__((always_inline))
 
@@ -241,7 +242,8 @@ void ck_softmax_row_neon(float *x, int n);
     .quantize_q8 = quantize_q8_neon, .f16_to_f32 = ck_f16_to_f32_neon,                           \
     .f32_to_f16 = ck_f32_to_f16_neon, .layernorm_row = ck_layernorm_row_neon,                    \
     .gelu = ck_gelu_neon, .relu = ck_relu_neon, .softmax_row = ck_softmax_row_neon,      \
-    .gemm_nn = gemm_nn_neon
+    .gemm_nn = gemm_nn_neon, .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_ref,                    \
+    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_ref
 
 const ck_kernels ck_kernels_neon = {
     NEON_COMMON,

@@ -1,7 +1,7 @@
 // AVX2 versions of the gguf-exact weight quantizers. Every step is the same IEEE float32
 // operation as the reference (max, divide, multiply, add, truncate), eight lanes at a time,
 // so the bytes are identical; blocks holding NaN or infinity go to the reference, which
-// counts them. Multiplies and adds must not fuse (see quantize_gguf.c).
+// counts them. Multiplies and adds must not fuse (see ref/quantize.c).
 #if defined(__x86_64__)
 #if defined(__clang__)
 #pragma clang fp contract(off)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "../ck_internal.h"
 #include "ck_fp16.h"
+#include "ck_quantize.h"
 
 // ggml's quantize_row_q8_0_ref; additionally returns the fp16-rounded scale as a float and the
 // block's sum of quants. roundf rounds half away from zero, which SIMD code must reproduce.
@@ -142,4 +143,6 @@ const ck_kernels ck_kernels_ref = {
     .relu = ck_relu_ref,
     .softmax_row = ck_softmax_row_ref,
     .gemm_nn = ck_gemm_nn_ref,
+    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_ref,
+    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_ref,
 };
