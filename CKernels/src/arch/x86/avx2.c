@@ -1,20 +1,13 @@
-// x86-64 AVX2 + FMA + F16C matmul kernels, compiled per function so the binary still runs
-// on CPUs without them (cpu.c only selects this table when cpuid says they are there).
-#include "ck_internal.h"
+// x86-64 AVX2 + FMA + F16C: every kernel of the variant's table, compiled per function
+// (x86_simd.h) so the binary still runs on CPUs without them.
+#include "../../ck_internal.h"
 
 #if defined(CK_X86)
-#include <immintrin.h>
 #include <math.h>
 #include <string.h>
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
-
-AVX2_INLINE float half_to_float(const void *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
-}
+#include "ck_fp16.h"
+#include "ck_quantize.h"
+#include "x86_simd.h"
 
 // ---- activation quantization -------------------------------------------------------------
 
@@ -39,10 +32,7 @@ AVX2 static void quantize_q8_avx2(const float *x, size_t k, int8_t *qs, float *d
             v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
             amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float db = _mm_cvtss_f32(m4) / 127.0f;
+        float db = hmax8(amax) / 127.0f;
         float id = db != 0.0f ? 1.0f / db : 0.0f;
         __m256i q[4];
         __m256i sum = _mm256_setzero_si256();
@@ -284,13 +274,6 @@ AVX2_INLINE __m256 load_w8(const uint8_t *row, int j, int f16) {
     return _mm256_loadu_ps((const float *)(row + (size_t)j * 4));
 }
 
-AVX2_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 AVX2_INLINE float w_at(const uint8_t *row, int j, int f16) {
     if (f16) return half_to_float(row + (size_t)j * 2);
     float v;
@@ -433,23 +416,246 @@ AVX2 static void gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t 
     }
 }
 
+// ---- fp16 conversions, row and element-wise operations --------------------------------------
 
-AVX2 void ck_f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
+AVX2 static void f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
     for (; i < n; i++) y[i] = half_to_float(x + i);
 }
 
-AVX2 static void to_float_f16_avx2(const void *x, float *y, size_t k) { ck_f16_to_f32_avx2(x, y, k); }
+AVX2 static void to_float_f16_avx2(const void *x, float *y, size_t k) { f16_to_f32_avx2(x, y, k); }
 
-// The variant's table; the row and attention primitives live in ops_avx2.c.
-void ck_f32_to_f16_avx2(const float *x, ck_half *y, size_t n);
-void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, const float *b, float eps);
-void ck_gelu_avx2(const float *x, float *y, size_t n);
-void ck_relu_avx2(const float *x, float *y, size_t n);
-void ck_softmax_row_avx2(float *x, int n);
-size_t ck_quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k);
-size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k);
+// exp(x) to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n
+// through the exponent bits). Below -87.3 the result would be subnormal; it is flushed to 0
+// (the reference's subnormals there are below 1.2e-38).
+AVX2_INLINE __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+AVX2 static void f32_to_f16_avx2(const float *x, ck_half *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = ck_float_to_half_ref(x[i]);
+}
+
+AVX2 static void layernorm_row_avx2(const float *x, float *y, int dim, const float *w, const float *b, float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= dim; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
+    float sum = hsum8(acc);
+    for (; i < dim; i++) sum += x[i];
+    float mean = sum / (float)dim;
+    __m256 vm = _mm256_set1_ps(mean);
+    acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= dim; i += 8) {
+        __m256 dlt = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        acc = _mm256_fmadd_ps(dlt, dlt, acc);
+    }
+    float var = hsum8(acc);
+    for (; i < dim; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= (float)dim;
+    float rstd = 1.0f / sqrtf(var + eps);
+    __m256 vr = _mm256_set1_ps(rstd);
+    for (i = 0; i + 8 <= dim; i += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vr);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(t, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+    for (; i < dim; i++) y[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+// GELU through erfc: with z = |x| / sqrt 2 and E = erfc(z) by Abramowitz & Stegun 7.1.26
+// (|error| <= 1.5e-7), x Phi(x) = 0.5 x (2 - E) for x >= 0 and 0.5 x E for x < 0: no
+// cancellation on the negative side, where the result is small.
+AVX2_INLINE __m256 gelu8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(0.70710678118654752f));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, t), exp8(_mm256_xor_ps(_mm256_mul_ps(z, z), sign)));
+    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 one_plus_erf = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), e), e, neg);
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf);
+}
+
+AVX2 static void gelu_avx2(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
+    if (i < n) { // the tail through the same vector code, so every element gets the same formula
+        float buf[8] = {0};
+        for (size_t j = i; j < n; j++) buf[j - i] = x[j];
+        _mm256_storeu_ps(buf, gelu8(_mm256_loadu_ps(buf)));
+        for (size_t j = i; j < n; j++) y[j] = buf[j - i];
+    }
+}
+
+AVX2 static void relu_avx2(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), _mm256_setzero_ps()));
+    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+AVX2 static void softmax_row_avx2(float *x, int n) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    float max = hmax8(vmax);
+    for (; i < n; i++) max = fmaxf(max, x[i]);
+    if (max == -INFINITY) {
+        for (i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    __m256 vm = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum8(acc);
+    if (i < n) {
+        float buf[8];
+        for (int j = 0; j < 8; j++) buf[j] = i + j < n ? x[i + j] - max : -INFINITY;
+        _mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
+        for (int j = i; j < n; j++) {
+            x[j] = buf[j - i];
+            sum += x[j];
+        }
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+// ---- the gguf weight quantizers ------------------------------------------------------------
+//
+// Every step is the same IEEE float32 operation as the reference (max, divide, multiply, add,
+// truncate), eight lanes at a time, so the bytes are identical; blocks holding NaN or infinity
+// go to the reference, which counts them. Multiplies and adds must not fuse (see
+// ref/quantize.c), here only: the other kernels keep the compiler's contraction.
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// Largest |x| of a block of 32, and whether all 32 are finite.
+AVX2 static inline float block_amax(const float *x, int *finite) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 fmax = _mm256_set1_ps(3.40282347e+38f);
+    __m256 m = _mm256_setzero_ps();
+    int ok = 0xFF;
+    for (int j = 0; j < 32; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask);
+        ok &= _mm256_movemask_ps(_mm256_cmp_ps(a, fmax, _CMP_LE_OQ)); // false for NaN and inf
+        m = _mm256_max_ps(m, a);
+    }
+    *finite = ok == 0xFF;
+    return hmax8(m);
+}
+
+AVX2 static size_t quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k) {
+    size_t bad = 0;
+    const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    for (size_t b = 0; b < k / CK_QK8_0; b++) {
+        const float *xb = x + b * CK_QK8_0;
+        int finite;
+        float amax = block_amax(xb, &finite);
+        if (!finite) {
+            bad += ck_quantize_q8_0_gguf_ref(xb, y + b, CK_QK8_0);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), vid);
+            // Round half away from zero exactly as gguf's np_roundf: floor(a) + floor(2 * frac).
+            __m256 sign = _mm256_and_ps(p, sign_mask);
+            __m256 a = _mm256_andnot_ps(sign_mask, p);
+            __m256 fl = _mm256_floor_ps(a);
+            __m256 r = _mm256_add_ps(fl, _mm256_floor_ps(_mm256_add_ps(_mm256_sub_ps(a, fl), _mm256_sub_ps(a, fl))));
+            q[j] = _mm256_cvttps_epi32(_mm256_or_ps(r, sign));
+        }
+        // int32 -> int8 with the lane order restored after the in-lane packs.
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+        __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        y[b].d = ck_float_to_half_ref(d);
+    }
+    return bad;
+}
+
+AVX2 static size_t quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k) {
+    size_t bad = 0;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (size_t b = 0; b < k / CK_QK4_0; b++) {
+        const float *xb = x + b * CK_QK4_0;
+        int finite;
+        float amax = block_amax(xb, &finite);
+        if (!finite) {
+            bad += ck_quantize_q4_0_gguf_ref(xb, y + b, CK_QK4_0);
+            continue;
+        }
+        // numpy's argmax: the first element whose magnitude is the maximum.
+        float max = 0.0f;
+        __m256 vamax = _mm256_set1_ps(amax);
+        for (int j = 0; j < 32; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), vamax, _CMP_EQ_OQ));
+            if (hit) { max = xb[j + __builtin_ctz((unsigned)hit)]; break; }
+        }
+        float d = max / -8.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256 half8 = _mm256_set1_ps(8.5f);
+        __m256i fifteen = _mm256_set1_epi32(15);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), vid);
+            q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(p, half8)), fifteen);
+        }
+        // q[0..1] are weights 0..15 (low nibbles), q[2..3] weights 16..31 (high nibbles).
+        __m256i lo16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+        __m256i hi16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[2], q[3]), 0xD8);
+        __m256i nib = _mm256_or_si256(lo16, _mm256_slli_epi16(hi16, 4));
+        __m128i packed = _mm_packus_epi16(_mm256_castsi256_si128(nib), _mm256_extracti128_si256(nib, 1));
+        _mm_storeu_si128((__m128i *)y[b].qs, packed);
+        y[b].d = ck_float_to_half_ref(d);
+    }
+    return bad;
+}
+
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+// ---- the table ---------------------------------------------------------------------------
 
 const ck_kernels ck_kernels_avx2 = {
     .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
@@ -457,15 +663,15 @@ const ck_kernels ck_kernels_avx2 = {
     .q4_0 = {gemv_q4_0_q8_0_avx2, gemm_q4_0_q8_0_avx2, ck_to_float_q4_0_ref},
     .q8_0 = {gemv_q8_0_q8_0_avx2, gemm_q8_0_q8_0_avx2, ck_to_float_q8_0_ref},
     .quantize_q8 = quantize_q8_avx2,
-    .f16_to_f32 = ck_f16_to_f32_avx2,
-    .f32_to_f16 = ck_f32_to_f16_avx2,
-    .layernorm_row = ck_layernorm_row_avx2,
-    .gelu = ck_gelu_avx2,
-    .relu = ck_relu_avx2,
-    .softmax_row = ck_softmax_row_avx2,
+    .f16_to_f32 = f16_to_f32_avx2,
+    .f32_to_f16 = f32_to_f16_avx2,
+    .layernorm_row = layernorm_row_avx2,
+    .gelu = gelu_avx2,
+    .relu = relu_avx2,
+    .softmax_row = softmax_row_avx2,
     .gemm_nn = gemm_nn_avx2,
-    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_avx2,
-    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_avx2,
+    .quantize_q8_0_gguf = quantize_q8_0_gguf_avx2,
+    .quantize_q4_0_gguf = quantize_q4_0_gguf_avx2,
 };
 
 #endif
