@@ -1,7 +1,6 @@
 // NEON quantized matmul kernels, written once against the dot-product shim and included twice
-// by matmul_neon.c: with SDOT (NEON_DOT_SUFFIX neondot) and with the ARMv8.0 fallback
-// (NEON_DOT_SUFFIX neon). Not a header of its own: it expects NEON_FN, NEON_ATTR, DOT and
-// DOT_LANE to be defined.
+// by neon.c: with SDOT (names ending _neondot) and with the ARMv8.0 fallback (_neon). Not a
+// header of its own: it expects NEON_FN, NEON_ATTR, DOT and DOT_LANE to be defined.
 //
 //   DOT(acc, a, b):           acc[l] += sum of a[4l..4l+3] * b[4l..4l+3]   (int8 -> int32)
 //   DOT_LANE(acc, a, b, j):   acc[l] += sum of a[4l..4l+3] * b[4j..4j+3]
