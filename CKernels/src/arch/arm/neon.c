@@ -78,158 +78,7 @@ static void quantize_q8_neon(const float *x, size_t k, int8_t *qs, float *d, int
     }
 }
 
-// ---- float weights: register tile of R activation rows x 4 weight rows --------------------
-//
-// Each output keeps 4 lanes over k, one fixed horizontal sum, then the k % 4 tail in order;
-// the tile shape does not change that sequence.
-
-NEON_INLINE float32x4_t load_w4(const uint8_t *row, int j, int f16) {
-    if (f16) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(row + (size_t)j * 2))));
-    return vld1q_f32((const float *)(row + (size_t)j * 4));
-}
-
-NEON_INLINE float w_at(const uint8_t *row, int j, int f16) {
-    if (f16) {
-        ck_half h;
-        memcpy(&h, row + (size_t)j * 2, 2);
-        return ck_half_to_float_ref(h);
-    }
-    float v;
-    memcpy(&v, row + (size_t)j * 4, 4);
-    return v;
-}
-
-NEON_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4], int R, int f16) {
-    float32x4_t acc[4][4];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
-    int j = 0;
-    for (; j + 4 <= k; j += 4) {
-        float32x4_t xv[4];
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) xv[r] = vld1q_f32(xr[r] + j);
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            float32x4_t wv = load_w4(wr[c], j, f16);
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) acc[r][c] = vfmaq_f32(acc[r][c], xv[r], wv);
-        }
-    }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            float s = vaddvq_f32(acc[r][c]);
-            for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
-            out[r][c] = s;
-        }
-}
-
-NEON_INLINE void gemm_f_neon(const void *w, size_t rb, int m, int k, const float *x, size_t xs, int nr,
-                             float *y, int ldy, int f16) {
-    for (int i = 0; i < m; i += 4) {
-        const uint8_t *wr[4];
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
-        for (int r0 = 0; r0 < nr; r0 += 4) {
-            const float *xr[4];
-            int R = nr - r0 < 4 ? nr - r0 : 4;
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
-            float out[4][4];
-            switch (R) {
-            case 4: tile_f(wr, xr, k, out, 4, f16); break;
-            case 3: tile_f(wr, xr, k, out, 3, f16); break;
-            case 2: tile_f(wr, xr, k, out, 2, f16); break;
-            default: tile_f(wr, xr, k, out, 1, f16); break;
-            }
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++)
-                for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
-        }
-    }
-}
-
-static void gemm_f32_f32_neon(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr, float *y, int ldy) {
-    gemm_f_neon(w, rb, m, k, x, xs, nr, y, ldy, 0);
-}
-static void gemm_f16_f32_neon(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr, float *y, int ldy) {
-    gemm_f_neon(w, rb, m, k, x, xs, nr, y, ldy, 1);
-}
-static void gemv_f32_f32_neon(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_neon(w, rb, m, k, x, (size_t)k, 1, y, m, 0);
-}
-static void gemv_f16_f32_neon(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_neon(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
-}
-
-// ---- C = A B with B's columns in the lanes (see arch/x86/avx2.c) ----------------------------
-
-NEON_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, float *c,
-                         size_t ldc, const int R, const int V) {
-    float32x4_t acc[4][8];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) acc[r][v] = vdupq_n_f32(0.0f);
-    for (int j = 0; j < kk; j++) {
-        const uint8_t *bj = b + (size_t)j * ldb;
-        float32x4_t bv[8];
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) bv[v] = load_w4(bj, v * 4, f16);
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) {
-            float ar = a[(size_t)r * lda + j];
-            CK_UNROLL(8)
-            for (int v = 0; v < V; v++) acc[r][v] = vfmaq_n_f32(acc[r][v], bv[v], ar);
-        }
-    }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) vst1q_f32(c + (size_t)r * ldc + v * 4, acc[r][v]);
-}
-
-NEON_INLINE void nn_rows(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, int nc,
-                         float *c, size_t ldc, const int R, const int V) {
-    size_t esz = f16 ? 2 : 4;
-    int t = 0;
-    for (; t + 4 * V <= nc; t += 4 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
-    for (; t + 4 <= nc; t += 4) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
-    for (; t < nc; t++)
-        for (int r = 0; r < R; r++) {
-            float s = 0.0f;
-            for (int j = 0; j < kk; j++) s = fmaf(a[(size_t)r * lda + j], w_at(b + (size_t)j * ldb, t, f16), s);
-            c[(size_t)r * ldc + t] = s;
-        }
-}
-
-static void gemm_nn_neon(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
-                     float *c, size_t ldc) {
-    const uint8_t *bb = b;
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 4);
-    switch (nr - r) {
-    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 4); break;
-    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 8); break;
-    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
-    default: break;
-    }
-}
-
-// ---- fp16 conversions, row and element-wise operations --------------------------------------
-//
-// The algorithms of arch/x86/avx2.c (same exp and erfc approximations), four lanes wide.
-
-static void f16_to_f32_neon(const ck_half *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
-    for (; i < n; i++) y[i] = ck_half_to_float_ref(x[i]);
-}
-
-static void to_float_f16_neon(const void *x, float *y, size_t k) { f16_to_f32_neon(x, y, k); }
+// ---- the float kernels: simd_float.h on 4 lanes ----------------------------------------------
 
 // exp(x) to about 2 ulp; results below FLT_MIN flush to 0 (see arch/x86/avx2.c).
 NEON_INLINE float32x4_t exp4(float32x4_t x) {
@@ -251,36 +100,6 @@ NEON_INLINE float32x4_t exp4(float32x4_t x) {
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), underflow));
 }
 
-static void f32_to_f16_neon(const float *x, ck_half *y, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
-    for (; i < n; i++) y[i] = ck_float_to_half_ref(x[i]);
-}
-
-static void layernorm_row_neon(const float *x, float *y, int dim, const float *w, const float *b, float eps) {
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    int i = 0;
-    for (; i + 4 <= dim; i += 4) acc = vaddq_f32(acc, vld1q_f32(x + i));
-    float sum = vaddvq_f32(acc);
-    for (; i < dim; i++) sum += x[i];
-    float mean = sum / (float)dim;
-    float32x4_t vm = vdupq_n_f32(mean);
-    acc = vdupq_n_f32(0.0f);
-    for (i = 0; i + 4 <= dim; i += 4) {
-        float32x4_t dl = vsubq_f32(vld1q_f32(x + i), vm);
-        acc = vfmaq_f32(acc, dl, dl);
-    }
-    float var = vaddvq_f32(acc);
-    for (; i < dim; i++) var += (x[i] - mean) * (x[i] - mean);
-    var /= (float)dim;
-    float rstd = 1.0f / sqrtf(var + eps);
-    for (i = 0; i + 4 <= dim; i += 4) {
-        float32x4_t t = vmulq_n_f32(vsubq_f32(vld1q_f32(x + i), vm), rstd);
-        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(b + i), t, vld1q_f32(w + i)));
-    }
-    for (; i < dim; i++) y[i] = (x[i] - mean) * rstd * w[i] + b[i];
-}
-
 // x Phi(x) through erfc(|x| / sqrt 2) by Abramowitz & Stegun 7.1.26 (see arch/x86/avx2.c).
 NEON_INLINE float32x4_t gelu4(float32x4_t x) {
     float32x4_t z = vmulq_n_f32(vabsq_f32(x), 0.70710678118654752f);
@@ -296,64 +115,49 @@ NEON_INLINE float32x4_t gelu4(float32x4_t x) {
     return vmulq_f32(vmulq_n_f32(x, 0.5f), one_plus_erf);
 }
 
-static void gelu_neon(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, gelu4(vld1q_f32(x + i)));
-    if (i < n) {
-        float buf[4] = {0};
-        for (size_t j = i; j < n; j++) buf[j - i] = x[j];
-        vst1q_f32(buf, gelu4(vld1q_f32(buf)));
-        for (size_t j = i; j < n; j++) y[j] = buf[j - i];
-    }
+typedef float32x4_t VF;
+#define VL 4
+#define SIMD_FN
+#define SIMD_INLINE NEON_INLINE
+NEON_INLINE VF vf_zero(void) { return vdupq_n_f32(0.0f); }
+NEON_INLINE VF vf_set1(float x) { return vdupq_n_f32(x); }
+NEON_INLINE VF vf_load(const float *p) { return vld1q_f32(p); }
+NEON_INLINE void vf_store(float *p, VF v) { vst1q_f32(p, v); }
+NEON_INLINE VF vf_add(VF a, VF b) { return vaddq_f32(a, b); }
+NEON_INLINE VF vf_sub(VF a, VF b) { return vsubq_f32(a, b); }
+NEON_INLINE VF vf_mul(VF a, VF b) { return vmulq_f32(a, b); }
+NEON_INLINE VF vf_max(VF a, VF b) { return vmaxq_f32(a, b); }
+NEON_INLINE VF vf_fma(VF a, VF b, VF c) { return vfmaq_f32(c, a, b); }
+NEON_INLINE VF vf_load_h(const void *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p))); }
+NEON_INLINE void vf_store_h(void *p, VF v) { vst1_u16((uint16_t *)p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
+#define vf_hsum vaddvq_f32
+#define vf_hmax vmaxvq_f32
+#define vf_exp exp4
+#define vf_gelu gelu4
+
+NEON_INLINE float half_to_float(const void *p) {
+    ck_half h;
+    memcpy(&h, p, 2);
+    return ck_half_to_float_ref(h);
 }
 
-static void relu_neon(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmaxq_f32(vld1q_f32(x + i), vdupq_n_f32(0.0f)));
-    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+// NEON's float tiles leave the prefetching to the hardware.
+NEON_INLINE void tile_prefetch(const uint8_t *pf, int j, int f16) {
+    (void)pf;
+    (void)j;
+    (void)f16;
 }
 
-static void softmax_row_neon(float *x, int n) {
-    float32x4_t vmax = vdupq_n_f32(-INFINITY);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) vmax = vmaxq_f32(vmax, vld1q_f32(x + i));
-    float max = vmaxvq_f32(vmax);
-    for (; i < n; i++) max = fmaxf(max, x[i]);
-    if (max == -INFINITY) {
-        for (i = 0; i < n; i++) x[i] = 0.0f;
-        return;
-    }
-    float32x4_t vm = vdupq_n_f32(max), acc = vdupq_n_f32(0.0f);
-    for (i = 0; i + 4 <= n; i += 4) {
-        float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vm));
-        vst1q_f32(x + i, e);
-        acc = vaddq_f32(acc, e);
-    }
-    float sum = vaddvq_f32(acc);
-    if (i < n) {
-        float buf[4];
-        for (int j = 0; j < 4; j++) buf[j] = i + j < n ? x[i + j] - max : -INFINITY;
-        vst1q_f32(buf, exp4(vld1q_f32(buf)));
-        for (int j = i; j < n; j++) {
-            x[j] = buf[j - i];
-            sum += x[j];
-        }
-    }
-    float inv = 1.0f / sum;
-    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), inv));
-    for (; i < n; i++) x[i] *= inv;
-}
+#define TILE_ROWS 4
+#define NN_V(R) ((R) >= 3 ? 4 : 8)
+
+#include "../simd_float.h"
 
 // ---- the two tables ------------------------------------------------------------------------
 
 #define NEON_COMMON                                                                              \
-    .f32 = {gemv_f32_f32_neon, gemm_f32_f32_neon, ck_to_float_f32_ref},                          \
-    .f16 = {gemv_f16_f32_neon, gemm_f16_f32_neon, to_float_f16_neon},                            \
-    .quantize_q8 = quantize_q8_neon, .f16_to_f32 = f16_to_f32_neon,                           \
-    .f32_to_f16 = f32_to_f16_neon, .layernorm_row = layernorm_row_neon,                    \
-    .gelu = gelu_neon, .relu = relu_neon, .softmax_row = softmax_row_neon,      \
-    .gemm_nn = gemm_nn_neon, .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_ref,                    \
-    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_ref
+    SIMD_FLOAT_KERNELS, .quantize_q8 = quantize_q8_neon,                                         \
+    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_ref, .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_ref
 
 const ck_kernels ck_kernels_neon = {
     NEON_COMMON,

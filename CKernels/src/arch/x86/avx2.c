@@ -260,171 +260,7 @@ AVX2 static void gemm_q8_0_q8_0_avx2(const void *w, size_t rb, int m, int k, con
     }
 }
 
-// ---- float weights: register tile of 2 activation rows x 4 weight rows --------------------
-//
-// 2 x 4 rather than 3 x 4: the same speed with GCC, and clang (SwiftPM's compiler) spills the
-// 16 registers a 3 x 4 tile needs and runs at half speed.
-//
-// Each output keeps 8 lanes over k (one FMA per 8 elements), one fixed horizontal sum, then the
-// k % 8 tail in order; the tile size does not change that sequence, so n = 1 and n > 1 and any
-// split across threads give the same bits.
-
-AVX2_INLINE __m256 load_w8(const uint8_t *row, int j, int f16) {
-    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)j * 2)));
-    return _mm256_loadu_ps((const float *)(row + (size_t)j * 4));
-}
-
-AVX2_INLINE float w_at(const uint8_t *row, int j, int f16) {
-    if (f16) return half_to_float(row + (size_t)j * 2);
-    float v;
-    memcpy(&v, row + (size_t)j * 4, 4);
-    return v;
-}
-
-// pf: the next four weight rows (contiguous after these) to prefetch as this tile streams its
-// own, or NULL; 4 rows x 8 elements = 64 (fp16) or 128 (fp32) bytes per step.
-AVX2_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4],
-                        int R, int f16, const uint8_t *pf) {
-    __m256 acc[2][4];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
-    int j = 0;
-    for (; j + 8 <= k; j += 8) {
-        if (pf) {
-            _mm_prefetch((const char *)pf + (size_t)j * 8 * (f16 ? 1 : 2), _MM_HINT_T0);
-            if (!f16) _mm_prefetch((const char *)pf + (size_t)j * 16 + 64, _MM_HINT_T0);
-        }
-        __m256 xv[2];
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(xr[r] + j);
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            __m256 wv = load_w8(wr[c], j, f16);
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
-        }
-    }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            float s = hsum8(acc[r][c]);
-            for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
-            out[r][c] = s;
-        }
-}
-
-AVX2_INLINE void gemm_f_avx2(const void *w, size_t rb, int m, int k, const float *x, size_t xs,
-                             int nr, float *y, int ldy, int f16) {
-    for (int i = 0; i < m; i += 4) {
-        const uint8_t *wr[4];
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
-        for (int r0 = 0; r0 < nr; r0 += 2) {
-            const float *xr[2];
-            int R = nr - r0 < 2 ? nr - r0 : 2;
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
-            float out[2][4];
-            if (R == 2)
-                tile_f(wr, xr, k, out, 2, f16, NULL);
-            else // decode: bandwidth-bound, and rows are short, so prefetch the next ones
-                tile_f(wr, xr, k, out, 1, f16, nr == 1 && i + 4 < m ? wr[3] + rb : NULL);
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++)
-                for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
-        }
-    }
-}
-
-AVX2 static void gemm_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                               int nr, float *y, int ldy) {
-    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 0);
-}
-
-AVX2 static void gemm_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                               int nr, float *y, int ldy) {
-    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 1);
-}
-
-AVX2 static void gemv_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 0);
-}
-
-AVX2 static void gemv_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
-}
-
-// ---- C = A B with B's columns in the lanes ------------------------------------------------
-//
-// Tiles of R rows of A times V vectors of 8 columns of B, R x V accumulators: each step j
-// broadcasts A[r][j] and loads B's row j once for the tile. One row of A (a decode step) takes
-// 8 vectors, so V is read in as few strips as possible.
-
-AVX2_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, float *c,
-                         size_t ldc, const int R, const int V) {
-    __m256 acc[4][8];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
-    for (int j = 0; j < kk; j++) {
-        const uint8_t *bj = b + (size_t)j * ldb;
-        __m256 bv[8];
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) bv[v] = load_w8(bj, v * 8, f16);
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) {
-            __m256 ar = _mm256_broadcast_ss(a + (size_t)r * lda + j);
-            CK_UNROLL(8)
-            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
-        }
-    }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) _mm256_storeu_ps(c + (size_t)r * ldc + v * 8, acc[r][v]);
-}
-
-// Rows [0, R) of A against all columns: wide strips, then 8 columns, then single columns.
-AVX2_INLINE void nn_rows(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, int nc,
-                         float *c, size_t ldc, const int R, const int V) {
-    size_t esz = f16 ? 2 : 4;
-    int t = 0;
-    for (; t + 8 * V <= nc; t += 8 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
-    for (; t + 8 <= nc; t += 8) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
-    for (; t < nc; t++)
-        for (int r = 0; r < R; r++) {
-            float s = 0.0f;
-            for (int j = 0; j < kk; j++) s = fmaf(a[(size_t)r * lda + j], w_at(b + (size_t)j * ldb, t, f16), s);
-            c[(size_t)r * ldc + t] = s;
-        }
-}
-
-AVX2 static void gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
-                          float *c, size_t ldc) {
-    const uint8_t *bb = b;
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 2);
-    switch (nr - r) {
-    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 2); break;
-    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 4); break;
-    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
-    default: break;
-    }
-}
-
-// ---- fp16 conversions, row and element-wise operations --------------------------------------
-
-AVX2 static void f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-    for (; i < n; i++) y[i] = half_to_float(x + i);
-}
-
-AVX2 static void to_float_f16_avx2(const void *x, float *y, size_t k) { f16_to_f32_avx2(x, y, k); }
+// ---- the float kernels: simd_float.h on 8 lanes ----------------------------------------------
 
 // exp(x) to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n
 // through the exponent bits). Below -87.3 the result would be subnormal; it is flushed to 0
@@ -448,38 +284,6 @@ AVX2_INLINE __m256 exp8(__m256 x) {
     return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-AVX2 static void f32_to_f16_avx2(const float *x, ck_half *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) y[i] = ck_float_to_half_ref(x[i]);
-}
-
-AVX2 static void layernorm_row_avx2(const float *x, float *y, int dim, const float *w, const float *b, float eps) {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= dim; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
-    float sum = hsum8(acc);
-    for (; i < dim; i++) sum += x[i];
-    float mean = sum / (float)dim;
-    __m256 vm = _mm256_set1_ps(mean);
-    acc = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= dim; i += 8) {
-        __m256 dlt = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
-        acc = _mm256_fmadd_ps(dlt, dlt, acc);
-    }
-    float var = hsum8(acc);
-    for (; i < dim; i++) var += (x[i] - mean) * (x[i] - mean);
-    var /= (float)dim;
-    float rstd = 1.0f / sqrtf(var + eps);
-    __m256 vr = _mm256_set1_ps(rstd);
-    for (i = 0; i + 8 <= dim; i += 8) {
-        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vr);
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(t, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
-    }
-    for (; i < dim; i++) y[i] = (x[i] - mean) * rstd * w[i] + b[i];
-}
-
 // GELU through erfc: with z = |x| / sqrt 2 and E = erfc(z) by Abramowitz & Stegun 7.1.26
 // (|error| <= 1.5e-7), x Phi(x) = 0.5 x (2 - E) for x >= 0 and 0.5 x E for x < 0: no
 // cancellation on the negative side, where the result is small.
@@ -498,53 +302,40 @@ AVX2_INLINE __m256 gelu8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf);
 }
 
-AVX2 static void gelu_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
-    if (i < n) { // the tail through the same vector code, so every element gets the same formula
-        float buf[8] = {0};
-        for (size_t j = i; j < n; j++) buf[j - i] = x[j];
-        _mm256_storeu_ps(buf, gelu8(_mm256_loadu_ps(buf)));
-        for (size_t j = i; j < n; j++) y[j] = buf[j - i];
-    }
+typedef __m256 VF;
+#define VL 8
+#define SIMD_FN AVX2
+#define SIMD_INLINE AVX2_INLINE
+AVX2_INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
+AVX2_INLINE VF vf_set1(float x) { return _mm256_set1_ps(x); }
+AVX2_INLINE VF vf_load(const float *p) { return _mm256_loadu_ps(p); }
+AVX2_INLINE void vf_store(float *p, VF v) { _mm256_storeu_ps(p, v); }
+AVX2_INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
+AVX2_INLINE VF vf_sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
+AVX2_INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+AVX2_INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
+AVX2_INLINE VF vf_fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+AVX2_INLINE VF vf_load_h(const void *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+AVX2_INLINE void vf_store_h(void *p, VF v) {
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+#define vf_hsum hsum8
+#define vf_hmax hmax8
+#define vf_exp exp8
+#define vf_gelu gelu8
+
+// 4 rows x 8 elements = 64 (fp16) or 128 (fp32) bytes per step.
+AVX2_INLINE void tile_prefetch(const uint8_t *pf, int j, int f16) {
+    _mm_prefetch((const char *)pf + (size_t)j * 8 * (f16 ? 1 : 2), _MM_HINT_T0);
+    if (!f16) _mm_prefetch((const char *)pf + (size_t)j * 16 + 64, _MM_HINT_T0);
 }
 
-AVX2 static void relu_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), _mm256_setzero_ps()));
-    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
+// 2 x 4 rather than 3 x 4: the same speed with GCC, and clang (SwiftPM's compiler) spills the
+// 16 registers a 3 x 4 tile needs and runs at half speed.
+#define TILE_ROWS 2
+#define NN_V(R) ((R) >= 3 ? 2 : (R) == 2 ? 4 : 8)
 
-AVX2 static void softmax_row_avx2(float *x, int n) {
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-    float max = hmax8(vmax);
-    for (; i < n; i++) max = fmaxf(max, x[i]);
-    if (max == -INFINITY) {
-        for (i = 0; i < n; i++) x[i] = 0.0f;
-        return;
-    }
-    __m256 vm = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-        _mm256_storeu_ps(x + i, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    float sum = hsum8(acc);
-    if (i < n) {
-        float buf[8];
-        for (int j = 0; j < 8; j++) buf[j] = i + j < n ? x[i + j] - max : -INFINITY;
-        _mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
-        for (int j = i; j < n; j++) {
-            x[j] = buf[j - i];
-            sum += x[j];
-        }
-    }
-    __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-    for (; i < n; i++) x[i] *= 1.0f / sum;
-}
+#include "../simd_float.h"
 
 // ---- the gguf weight quantizers ------------------------------------------------------------
 //
@@ -658,18 +449,10 @@ AVX2 static size_t quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, siz
 // ---- the table ---------------------------------------------------------------------------
 
 const ck_kernels ck_kernels_avx2 = {
-    .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
-    .f16 = {gemv_f16_f32_avx2, gemm_f16_f32_avx2, to_float_f16_avx2},
+    SIMD_FLOAT_KERNELS,
     .q4_0 = {gemv_q4_0_q8_0_avx2, gemm_q4_0_q8_0_avx2, ck_to_float_q4_0_ref},
     .q8_0 = {gemv_q8_0_q8_0_avx2, gemm_q8_0_q8_0_avx2, ck_to_float_q8_0_ref},
     .quantize_q8 = quantize_q8_avx2,
-    .f16_to_f32 = f16_to_f32_avx2,
-    .f32_to_f16 = f32_to_f16_avx2,
-    .layernorm_row = layernorm_row_avx2,
-    .gelu = gelu_avx2,
-    .relu = relu_avx2,
-    .softmax_row = softmax_row_avx2,
-    .gemm_nn = gemm_nn_avx2,
     .quantize_q8_0_gguf = quantize_q8_0_gguf_avx2,
     .quantize_q4_0_gguf = quantize_q4_0_gguf_avx2,
 };
