@@ -122,22 +122,25 @@ NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q)(
 }
 #undef PANEL_GROUP
 
+// One panel or two, a constant in each call so that the panel loops unroll.
+NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q_panels)(
+    const void *w, size_t rb, int m, int k, const void *x, int nr, float *y, int ldy, int q4) {
+    if (nr > CK_PANEL)
+        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 2);
+    else
+        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 1);
+}
+
 NEON_ATTR static void NEON_FN(gemm_q4_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x,
                                               size_t xs, int nr, float *y, int ldy) {
     (void)xs;
-    if (nr > 8)
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 1, 2);
-    else
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 1, 1);
+    NEON_FN(gemm_q_panels)(w, rb, m, k, x, nr, y, ldy, 1);
 }
 
 NEON_ATTR static void NEON_FN(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x,
                                               size_t xs, int nr, float *y, int ldy) {
     (void)xs;
-    if (nr > 8)
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 0, 2);
-    else
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 0, 1);
+    NEON_FN(gemm_q_panels)(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
 #undef Q4_UNPACK

@@ -242,22 +242,25 @@ AVX2_INLINE void gemm_q_avx2(const void *w, size_t rb, int m, int k, const ck_q8
     }
 }
 
+// One panel or two, a constant in each call so that the panel loops unroll.
+AVX2_INLINE void gemm_q_panels_avx2(const void *w, size_t rb, int m, int k, const void *x, int nr, float *y,
+                                    int ldy, int q4) {
+    if (nr > CK_PANEL)
+        gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 2);
+    else
+        gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 1);
+}
+
 AVX2 static void gemm_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                                int nr, float *y, int ldy) {
+                                     int nr, float *y, int ldy) {
     (void)xs;
-    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
-    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 2); break;
-    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 1); break;
-    }
+    gemm_q_panels_avx2(w, rb, m, k, x, nr, y, ldy, 1);
 }
 
 AVX2 static void gemm_q8_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                                int nr, float *y, int ldy) {
+                                     int nr, float *y, int ldy) {
     (void)xs;
-    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
-    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 2); break;
-    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 1); break;
-    }
+    gemm_q_panels_avx2(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
 // ---- the float kernels: simd_float.h on 8 lanes ----------------------------------------------
