@@ -1,5 +1,8 @@
-// Internal interface between the portable drivers (matmul.c, ops.c) and the per-instruction-set
-// kernels (*_ref.c, *_avx2.c, *_neon.c): one table of function pointers per variant.
+// Internal interface between the portable drivers (matmul.c, ops.c, quantize.c) and the
+// kernels: one table of function pointers per variant, the plain-C reference's in ref/, each
+// instruction set's in its one file under arch/ (whose float kernels come from
+// arch/simd_float.h). A new variant is that file, its row in cpu.c's table and its id in
+// ck_cpu.h.
 #ifndef CK_INTERNAL_H
 #define CK_INTERNAL_H
 
@@ -73,7 +76,7 @@ extern const ck_kernels ck_kernels_ref;
 const ck_kernels *ck_kernels_active(void);
 const ck_type_kernels *ck_type_kernels_for(const ck_kernels *kt, ck_type t);
 
-// Reference kernels, shared by SIMD variants for their rarely used entries.
+// Reference kernels (ref/): the reference table's, and the SIMD tables' rarely used entries.
 void ck_quantize_q8_ref(const float *x, size_t k, int8_t *qs, float *d, int32_t *s);
 void ck_to_float_f16_ref(const void *x, float *y, size_t k);
 void ck_to_float_f32_ref(const void *x, float *y, size_t k);

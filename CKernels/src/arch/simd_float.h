@@ -7,7 +7,7 @@
 //
 // Not a header of its own. The including file defines, for its vector VF of VL floats:
 //   SIMD_FN, SIMD_INLINE            the attributes of a kernel and of an inlined helper
-//   vf_zero() vf_set1(x) vf_load(p) vf_store(p, v) vf_add vf_sub vf_mul vf_max(a, b)
+//   vf_zero() vf_set1(x) vf_bcast(p) vf_load(p) vf_store(p, v) vf_add vf_sub vf_mul vf_max(a, b)
 //   vf_fma(a, b, c)                 a b + c, fused
 //   vf_hsum(v) vf_hmax(v)           horizontal sum and max, each in one fixed order
 //   vf_load_h(p) vf_store_h(p, v)   VL fp16 values to and from floats (round to nearest even)
@@ -142,7 +142,7 @@ SIMD_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ld
         for (int v = 0; v < V; v++) bv[v] = load_w(bj, v * VL, f16);
         CK_UNROLL(8)
         for (int r = 0; r < R; r++) {
-            VF ar = vf_set1(a[(size_t)r * lda + j]);
+            VF ar = vf_bcast(a + (size_t)r * lda + j);
             CK_UNROLL(8)
             for (int v = 0; v < V; v++) acc[r][v] = vf_fma(ar, bv[v], acc[r][v]);
         }

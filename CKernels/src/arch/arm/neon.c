@@ -6,7 +6,6 @@
 
 #if defined(CK_ARM64)
 #include <arm_neon.h>
-#include <math.h>
 #include <string.h>
 #include "ck_fp16.h"
 #include "ck_quantize.h"
@@ -121,6 +120,7 @@ typedef float32x4_t VF;
 #define SIMD_INLINE NEON_INLINE
 NEON_INLINE VF vf_zero(void) { return vdupq_n_f32(0.0f); }
 NEON_INLINE VF vf_set1(float x) { return vdupq_n_f32(x); }
+NEON_INLINE VF vf_bcast(const float *p) { return vdupq_n_f32(*p); }
 NEON_INLINE VF vf_load(const float *p) { return vld1q_f32(p); }
 NEON_INLINE void vf_store(float *p, VF v) { vst1q_f32(p, v); }
 NEON_INLINE VF vf_add(VF a, VF b) { return vaddq_f32(a, b); }

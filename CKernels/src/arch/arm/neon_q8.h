@@ -125,7 +125,7 @@ NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q)(
 // One panel or two, a constant in each call so that the panel loops unroll.
 NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q_panels)(
     const void *w, size_t rb, int m, int k, const void *x, int nr, float *y, int ldy, int q4) {
-    if (nr > CK_PANEL)
+    if (nr > 8)
         NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 2);
     else
         NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 1);

@@ -3,7 +3,6 @@
 #include "../../ck_internal.h"
 
 #if defined(CK_X86)
-#include <math.h>
 #include <string.h>
 #include "ck_fp16.h"
 #include "ck_quantize.h"
@@ -245,10 +244,10 @@ AVX2_INLINE void gemm_q_avx2(const void *w, size_t rb, int m, int k, const ck_q8
 // One panel or two, a constant in each call so that the panel loops unroll.
 AVX2_INLINE void gemm_q_panels_avx2(const void *w, size_t rb, int m, int k, const void *x, int nr, float *y,
                                     int ldy, int q4) {
-    if (nr > CK_PANEL)
-        gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 2);
-    else
-        gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 1);
+    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
+    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 2); break;
+    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 1); break;
+    }
 }
 
 AVX2 static void gemm_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
@@ -311,6 +310,7 @@ typedef __m256 VF;
 #define SIMD_INLINE AVX2_INLINE
 AVX2_INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
 AVX2_INLINE VF vf_set1(float x) { return _mm256_set1_ps(x); }
+AVX2_INLINE VF vf_bcast(const float *p) { return _mm256_broadcast_ss(p); }
 AVX2_INLINE VF vf_load(const float *p) { return _mm256_loadu_ps(p); }
 AVX2_INLINE void vf_store(float *p, VF v) { _mm256_storeu_ps(p, v); }
 AVX2_INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
