@@ -5,6 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${CK_TEST_OUT:-$root/.build/ckernels-tests}"
 mkdir -p "$out"
-cc -std=c11 -O2 -Wall -Wextra -I"$root/CKernels/include" "$root"/CKernels/src/*.c \
-    "$root/Tests/CKernelsC/bench_kernels.c" -o "$out/bench_kernels" -lm -lpthread -ldl
+mapfile -t srcs < <(find "$root/CKernels/src" -name '*.c' | sort)
+cc -std=c11 -O2 -Wall -Wextra -I"$root/CKernels/include" "${srcs[@]}" "$root/Tests/CKernelsC/bench_kernels.c" \
+    -o "$out/bench_kernels" -lm -lpthread -ldl
 exec "$out/bench_kernels" "$@"

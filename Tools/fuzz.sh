@@ -23,11 +23,12 @@ csan=(-fsanitize=fuzzer-no-link,address)
 
 echo "== building the library with coverage and ASan"
 objs=()
-for c in CKernels/src/*.c; do
-    o="$out/obj/$(basename "$c" .c).o"
+while read -r c; do
+    rel=${c#CKernels/src/}
+    o="$out/obj/${rel//\//_}.o" # ref/ops.c -> ref_ops.c.o: ops.c is another file
     clang -std=c11 -O1 -g "${csan[@]}" -I CKernels/include -c "$c" -o "$o"
     objs+=("$o")
-done
+done < <(find CKernels/src -name '*.c' | sort)
 cat > "$out/module/module.modulemap" <<MAP
 module CKernels {
     umbrella header "$root/CKernels/include/CKernels.h"

@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${CK_TEST_OUT:-$root/.build/ckernels-tests}"
 mkdir -p "$out"
-srcs=("$root"/CKernels/src/*.c)
+mapfile -t srcs < <(find "$root/CKernels/src" -name '*.c' | sort) # as SwiftPM: every .c below src
 tests=(test_matmul test_ops)
 cflags=(-std=c11 -Wall -Wextra -Werror -I"$root/CKernels/include")
 

@@ -1,5 +1,8 @@
-// Internal interface between the portable drivers (matmul.c, ops.c) and the per-instruction-set
-// kernels (*_ref.c, *_avx2.c, *_neon.c): one table of function pointers per variant.
+// Internal interface between the portable drivers (matmul.c, ops.c, quantize.c) and the
+// kernels: one table of function pointers per variant, the plain-C reference's in ref/, each
+// instruction set's in its one file under arch/ (whose float kernels come from
+// arch/simd_float.h). A new variant is that file, its row in cpu.c's table and its id in
+// ck_cpu.h.
 #ifndef CK_INTERNAL_H
 #define CK_INTERNAL_H
 
@@ -55,24 +58,25 @@ typedef struct {
     // C[r][t] = sum_j A[r][j] B[j][t] (see ck_gemm_nn); ldb in bytes, B fp16 when b_f16.
     void (*gemm_nn)(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk,
                     int nc, float *c, size_t ldc);
+    // The converter's weight quantizers (ck_quantize.h): the gguf package's bytes exactly.
+    size_t (*quantize_q8_0_gguf)(const float *x, ck_block_q8_0 *y, size_t k);
+    size_t (*quantize_q4_0_gguf)(const float *x, ck_block_q4_0 *y, size_t k);
 } ck_kernels;
 
+// The reference variant's table; the others are listed with their CPU checks in cpu.c.
 extern const ck_kernels ck_kernels_ref;
 #if defined(__x86_64__) || defined(_M_X64)
 #define CK_X86 1
-extern const ck_kernels ck_kernels_avx2;
 #endif
 #if defined(__aarch64__)
 #define CK_ARM64 1
-extern const ck_kernels ck_kernels_neon;
-extern const ck_kernels ck_kernels_neondot;
 #endif
 
 // The table of the active variant (selected once; see cpu.c).
 const ck_kernels *ck_kernels_active(void);
 const ck_type_kernels *ck_type_kernels_for(const ck_kernels *kt, ck_type t);
 
-// Reference kernels, shared by SIMD variants for their rarely used entries.
+// Reference kernels (ref/): the reference table's, and the SIMD tables' rarely used entries.
 void ck_quantize_q8_ref(const float *x, size_t k, int8_t *qs, float *d, int32_t *s);
 void ck_to_float_f16_ref(const void *x, float *y, size_t k);
 void ck_to_float_f32_ref(const void *x, float *y, size_t k);

@@ -43,50 +43,53 @@ static int arm_has_dotprod(void) {
 static int arm_has_dotprod(void) { return 0; } // no way to ask: stay on ARMv8.0 NEON
 #endif
 
-int ck_cpu_supports(ck_variant v) {
-    switch (v) {
-    case CK_VARIANT_REF: return 1;
+static int always(void) { return 1; }
+
 #if defined(CK_X86)
-    case CK_VARIANT_AVX2: return x86_has_avx2_fma_f16c();
+extern const ck_kernels ck_kernels_avx2;
+#define X86(supported, kernels) supported, kernels
+#else
+#define X86(supported, kernels) NULL, NULL
 #endif
 #if defined(CK_ARM64)
-    case CK_VARIANT_NEON: return 1;
-    case CK_VARIANT_NEONDOT: return arm_has_dotprod();
+extern const ck_kernels ck_kernels_neon, ck_kernels_neondot;
+#define ARM64(supported, kernels) supported, kernels
+#else
+#define ARM64(supported, kernels) NULL, NULL
 #endif
-    default: return 0;
-    }
+
+// Every variant, indexed by ck_variant: its name (ck_variant_name, BLIP2_KERNELS), whether this
+// CPU runs it (NULL: not built for this architecture) and its kernels. Within an architecture a
+// later row is faster: the best variant is the last one the CPU supports.
+static const struct {
+    const char *name;
+    int (*supported)(void);
+    const ck_kernels *kernels;
+} variants[CK_VARIANT_COUNT] = {
+    [CK_VARIANT_REF] = {"ref", always, &ck_kernels_ref},
+    [CK_VARIANT_AVX2] = {"avx2", X86(x86_has_avx2_fma_f16c, &ck_kernels_avx2)},
+    [CK_VARIANT_NEON] = {"neon", ARM64(always, &ck_kernels_neon)},
+    [CK_VARIANT_NEONDOT] = {"neondot", ARM64(arm_has_dotprod, &ck_kernels_neondot)},
+};
+
+int ck_cpu_supports(ck_variant v) {
+    return (unsigned)v < CK_VARIANT_COUNT && variants[v].supported && variants[v].supported();
 }
 
 ck_variant ck_cpu_best_variant(void) {
-    static const ck_variant by_speed[] = {CK_VARIANT_NEONDOT, CK_VARIANT_NEON, CK_VARIANT_AVX2};
-    for (size_t i = 0; i < sizeof by_speed / sizeof by_speed[0]; i++)
-        if (ck_cpu_supports(by_speed[i])) return by_speed[i];
-    return CK_VARIANT_REF;
+    int v = CK_VARIANT_COUNT - 1;
+    while (!ck_cpu_supports((ck_variant)v)) v--; // ends at ref
+    return (ck_variant)v;
 }
 
-static const char *const names[CK_VARIANT_COUNT] = {"ref", "avx2", "neon", "neondot"};
-
 const char *ck_variant_name(ck_variant v) {
-    return (unsigned)v < CK_VARIANT_COUNT ? names[v] : "unknown";
+    return (unsigned)v < CK_VARIANT_COUNT ? variants[v].name : "unknown";
 }
 
 int ck_variant_from_name(const char *name) {
     for (int i = 0; i < CK_VARIANT_COUNT; i++)
-        if (name && strcmp(name, names[i]) == 0) return i;
+        if (name && strcmp(name, variants[i].name) == 0) return i;
     return -1;
-}
-
-static const ck_kernels *table_of(ck_variant v) {
-    switch (v) {
-#if defined(CK_X86)
-    case CK_VARIANT_AVX2: return &ck_kernels_avx2;
-#endif
-#if defined(CK_ARM64)
-    case CK_VARIANT_NEON: return &ck_kernels_neon;
-    case CK_VARIANT_NEONDOT: return &ck_kernels_neondot;
-#endif
-    default: return &ck_kernels_ref;
-    }
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -106,7 +109,7 @@ static void choose_variant(void) {
                     env, ck_variant_name(v));
     }
     active_variant = v;
-    active_table = table_of(v);
+    active_table = variants[v].kernels;
 }
 
 ck_variant ck_active_variant(void) {
@@ -121,9 +124,9 @@ const ck_kernels *ck_kernels_active(void) {
 
 int ck_set_variant(ck_variant v) {
     pthread_once(&once, choose_variant);
-    if ((unsigned)v >= CK_VARIANT_COUNT || !ck_cpu_supports(v)) return -1;
+    if (!ck_cpu_supports(v)) return -1;
     active_variant = v;
-    active_table = table_of(v);
+    active_table = variants[v].kernels;
     return 0;
 }
 

@@ -1,4 +1,5 @@
-// Matmul and activation-quantization kernels: every SIMD variant against the reference.
+// Matmul kernels and the activation and weight quantizers: every SIMD variant against the
+// reference.
 //
 // Tolerances, per weight type:
 //  - Q4_0, Q8_0: 0 (bit-identical). Every variant forms the same exact integer block sums and
@@ -115,6 +116,32 @@ static void test_quantize(void) {
     }
 }
 
+// The gguf weight quantizers: every variant gives the reference's bytes and count of non-finite
+// inputs (the Swift tests hold the reference to the gguf package) on normal, huge and tiny
+// blocks, exact ties of x / d, blocks holding NaN or infinity, a zero block, and a block whose
+// largest magnitude comes twice with both signs (the first one sets Q4_0's sign).
+static void test_quantize_gguf(void) {
+    enum { K = 1024, NB = K / 32 };
+    float x[K];
+    ck_block_q8_0 r8[NB], g8[NB];
+    ck_block_q4_0 r4[NB], g4[NB];
+    for (int pass = 0; pass < 6; pass++) {
+        fill_normal(x, K, pass == 1 ? 1e4f : pass == 2 ? 1e-6f : 1.0f);
+        if (pass == 3) for (int j = 0; j < K; j++) x[j] = (float)((int)(rng_u32() % 33) - 16) * 0.5f;
+        if (pass == 4) { x[5] = NAN; x[100] = INFINITY; x[1000] = -INFINITY; }
+        if (pass == 5) { memset(x, 0, 64 * sizeof(float)); x[40] = -3.0f; x[41] = 3.0f; }
+        size_t bad8 = ck_quantize_q8_0_gguf_ref(x, r8, K), bad4 = ck_quantize_q4_0_gguf_ref(x, r4, K);
+        FOR_EACH_SIMD_VARIANT(v) {
+            memset(g8, 0x55, sizeof g8);
+            memset(g4, 0x55, sizeof g4);
+            check(ck_quantize_q8_0_gguf(x, g8, K) == bad8 && memcmp(r8, g8, sizeof r8) == 0,
+                  "quantize_q8_0_gguf %s == ref, pass %d", ck_variant_name(v), pass);
+            check(ck_quantize_q4_0_gguf(x, g4, K) == bad4 && memcmp(r4, g4, sizeof r4) == 0,
+                  "quantize_q4_0_gguf %s == ref, pass %d", ck_variant_name(v), pass);
+        }
+    }
+}
+
 static int run_matmul(ck_pool *pool, ck_type t, const void *w, const float *x, const float *bias,
                       float *y, int n, int m, int k) {
     for (size_t i = 0; i < (size_t)n * m; i++) y[i] = NAN; // every output must be written
@@ -188,9 +215,7 @@ static void test_integer_path(ck_type t, int n, int m, int k) {
     for (int r = 0; r < n; r++)
         for (int j = 0; j < k; j++) x[(size_t)r * k + j] = j % 32 == r % 32 ? 127.0f : (float)((int)(rng_u32() % 15) - 7);
     float *y = malloc(sizeof(float) * (size_t)n * m);
-    ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
-    for (size_t vi = 0; vi < 4; vi++) {
-        if (ck_set_variant(variants[vi]) != 0) continue;
+    FOR_EACH_VARIANT(v) {
         run_matmul(NULL, t, w, x, NULL, y, n, m, k);
         int ok = 1;
         for (int r = 0; r < n; r++)
@@ -204,7 +229,7 @@ static void test_integer_path(ck_type t, int n, int m, int k) {
                 if (mag >= (1 << 24) || y[(size_t)r * m + i] != (float)s) ok = 0;
             }
         check(ok, "integer path %s %s exact: n=%d m=%d k=%d", t == CK_TYPE_Q4_0 ? "q4_0" : "q8_0",
-              ck_variant_name(variants[vi]), n, m, k);
+              ck_variant_name(v), n, m, k);
     }
     free(w); free(wi); free(x); free(y);
 }
@@ -219,15 +244,13 @@ static void test_threads(const type_case *tc) {
         void *w = make_weights(tc->t, m, k, &wf);
         float *x = make_acts(n, k, 0), *bias = make_bias(m);
         float *y1 = malloc(sizeof(float) * (size_t)n * m), *yp = malloc(sizeof(float) * (size_t)n * m);
-        ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
-        for (size_t vi = 0; vi < 4; vi++) {
-            if (ck_set_variant(variants[vi]) != 0) continue;
+        FOR_EACH_VARIANT(v) {
             run_matmul(NULL, tc->t, w, x, bias, y1, n, m, k);
             for (int p = 0; p < 3; p++) {
                 run_matmul(pools[p], tc->t, w, x, bias, yp, n, m, k);
                 check(memcmp(y1, yp, sizeof(float) * (size_t)n * m) == 0,
                       "matmul %s %s with %d threads == 1 thread (n=%d m=%d)", tc->name,
-                      ck_variant_name(variants[vi]), ck_pool_size(pools[p]), n, m);
+                      ck_variant_name(v), ck_pool_size(pools[p]), n, m);
             }
         }
         free(w); free(wf); free(x); free(bias); free(y1); free(yp);
@@ -258,9 +281,7 @@ static void test_multi(void) {
             got[o] = calloc((size_t)n * (ms[o] ? ms[o] : 1), sizeof(float));
             outs[o] = (ck_matmul_output){t, w[o], bias[o], got[o], ms[o]};
         }
-        ck_variant variants[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
-        for (size_t vi = 0; vi < 4; vi++) {
-            if (ck_set_variant(variants[vi]) != 0) continue;
+        FOR_EACH_VARIANT(v) {
             for (int threads = 0; threads < 2; threads++) {
                 ck_pool *pl = threads ? pool : NULL;
                 for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++)
@@ -269,7 +290,7 @@ static void test_multi(void) {
                 for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++)
                     check(memcmp(want[o], got[o], sizeof(float) * (size_t)n * ms[o]) == 0,
                           "matmul_multi output %d (%s, m=%d) %s == its own matmul (n=%d, %d threads)", o, types[o].name,
-                          ms[o], ck_variant_name(variants[vi]), n, ck_pool_size(pl));
+                          ms[o], ck_variant_name(v), n, ck_pool_size(pl));
             }
         }
         for (int o = 0; o < CK_MATMUL_MAX_OUTPUTS; o++) { free(w[o]); free(wf[o]); free(bias[o]); free(want[o]); free(got[o]); }
@@ -313,6 +334,7 @@ static void test_dequantize(void) {
 int main(void) {
     print_variants();
     test_quantize();
+    test_quantize_gguf();
     test_dequantize();
     test_bad_args();
     test_multi();

@@ -61,12 +61,13 @@ static void fill_normal(float *x, size_t n, float sigma) {
 #define U32 (1.0 / 16777216.0)
 static double gamma_n(double n) { return n * U32 / (1.0 - n * U32); }
 
-// Variants of this CPU other than the reference; runs fn once per variant, active.
-static const ck_variant all_simd[] = {CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
-#define FOR_EACH_SIMD_VARIANT(v)                                                                \
-    for (size_t vi_ = 0; vi_ < sizeof all_simd / sizeof all_simd[0]; vi_++)                    \
-        for (ck_variant v = all_simd[vi_]; v != CK_VARIANT_COUNT && ck_set_variant(v) == 0;     \
-             v = CK_VARIANT_COUNT)
+// Runs the body once per variant this CPU supports, with v active: FOR_EACH_VARIANT from the
+// reference on, FOR_EACH_SIMD_VARIANT the others.
+#define FOR_EACH_VARIANT_FROM(v, first)                                                         \
+    for (ck_variant v = (first); v < CK_VARIANT_COUNT; v = (ck_variant)(v + 1))                 \
+        if (ck_set_variant(v) == 0)
+#define FOR_EACH_VARIANT(v) FOR_EACH_VARIANT_FROM(v, CK_VARIANT_REF)
+#define FOR_EACH_SIMD_VARIANT(v) FOR_EACH_VARIANT_FROM(v, (ck_variant)(CK_VARIANT_REF + 1))
 
 static void print_variants(void) {
     printf("variants: best %s, active %s, tested:", ck_variant_name(ck_cpu_best_variant()),

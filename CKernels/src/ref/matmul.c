@@ -1,8 +1,10 @@
-// Reference matmul kernels in portable C: the definition every SIMD variant must reproduce.
+// Reference matmul kernels in portable C (W X^T against the file's weight types, and C = A B for
+// attention): the definition every SIMD variant must reproduce.
 #include <math.h>
 #include <string.h>
-#include "ck_internal.h"
+#include "../ck_internal.h"
 #include "ck_fp16.h"
+#include "ck_quantize.h"
 
 // ggml's quantize_row_q8_0_ref; additionally returns the fp16-rounded scale as a float and the
 // block's sum of quants. roundf rounds half away from zero, which SIMD code must reproduce.
@@ -109,6 +111,22 @@ void ck_to_float_q8_0_ref(const void *x, float *y, size_t k) {
     }
 }
 
+void ck_gemm_nn_ref(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk, int nc,
+                    float *c, size_t ldc) {
+    for (int r = 0; r < nr; r++) {
+        float *cr = c + (size_t)r * ldc;
+        for (int t = 0; t < nc; t++) cr[t] = 0.0f;
+        for (int j = 0; j < kk; j++) {
+            float arj = a[(size_t)r * lda + j];
+            const char *bj = (const char *)b + (size_t)j * ldb;
+            for (int t = 0; t < nc; t++) {
+                float bjt = b_f16 ? ck_half_to_float_ref(((const ck_half *)bj)[t]) : ((const float *)bj)[t];
+                cr[t] += arj * bjt;
+            }
+        }
+    }
+}
+
 // The reference has no panel kernels: the driver then calls gemv once per activation row.
 #define REF_TYPE(name) { gemv_##name##_ref, NULL, ck_to_float_##name##_ref }
 
@@ -125,4 +143,6 @@ const ck_kernels ck_kernels_ref = {
     .relu = ck_relu_ref,
     .softmax_row = ck_softmax_row_ref,
     .gemm_nn = ck_gemm_nn_ref,
+    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_ref,
+    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_ref,
 };

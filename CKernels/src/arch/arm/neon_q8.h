@@ -1,7 +1,6 @@
 // NEON quantized matmul kernels, written once against the dot-product shim and included twice
-// by matmul_neon.c: with SDOT (NEON_DOT_SUFFIX neondot) and with the ARMv8.0 fallback
-// (NEON_DOT_SUFFIX neon). Not a header of its own: it expects NEON_FN, NEON_ATTR, DOT and
-// DOT_LANE to be defined.
+// by neon.c: with SDOT (names ending _neondot) and with the ARMv8.0 fallback (_neon). Not a
+// header of its own: it expects NEON_FN, NEON_ATTR, DOT and DOT_LANE to be defined.
 //
 //   DOT(acc, a, b):           acc[l] += sum of a[4l..4l+3] * b[4l..4l+3]   (int8 -> int32)
 //   DOT_LANE(acc, a, b, j):   acc[l] += sum of a[4l..4l+3] * b[4j..4j+3]
@@ -123,22 +122,25 @@ NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q)(
 }
 #undef PANEL_GROUP
 
+// One panel or two, a constant in each call so that the panel loops unroll.
+NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(gemm_q_panels)(
+    const void *w, size_t rb, int m, int k, const void *x, int nr, float *y, int ldy, int q4) {
+    if (nr > 8)
+        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 2);
+    else
+        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, q4, 1);
+}
+
 NEON_ATTR static void NEON_FN(gemm_q4_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x,
                                               size_t xs, int nr, float *y, int ldy) {
     (void)xs;
-    if (nr > 8)
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 1, 2);
-    else
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 1, 1);
+    NEON_FN(gemm_q_panels)(w, rb, m, k, x, nr, y, ldy, 1);
 }
 
 NEON_ATTR static void NEON_FN(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x,
                                               size_t xs, int nr, float *y, int ldy) {
     (void)xs;
-    if (nr > 8)
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 0, 2);
-    else
-        NEON_FN(gemm_q)(w, rb, m, k, x, nr, y, ldy, 0, 1);
+    NEON_FN(gemm_q_panels)(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
 #undef Q4_UNPACK

@@ -1,20 +1,12 @@
-// x86-64 AVX2 + FMA + F16C matmul kernels, compiled per function so the binary still runs
-// on CPUs without them (cpu.c only selects this table when cpuid says they are there).
-#include "ck_internal.h"
+// x86-64 AVX2 + FMA + F16C: every kernel of the variant's table, compiled per function
+// (x86_simd.h) so the binary still runs on CPUs without them.
+#include "../../ck_internal.h"
 
 #if defined(CK_X86)
-#include <immintrin.h>
-#include <math.h>
 #include <string.h>
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
-
-AVX2_INLINE float half_to_float(const void *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
-}
+#include "ck_fp16.h"
+#include "ck_quantize.h"
+#include "x86_simd.h"
 
 // ---- activation quantization -------------------------------------------------------------
 
@@ -39,10 +31,7 @@ AVX2 static void quantize_q8_avx2(const float *x, size_t k, int8_t *qs, float *d
             v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
             amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float db = _mm_cvtss_f32(m4) / 127.0f;
+        float db = hmax8(amax) / 127.0f;
         float id = db != 0.0f ? 1.0f / db : 0.0f;
         __m256i q[4];
         __m256i sum = _mm256_setzero_si256();
@@ -252,216 +241,223 @@ AVX2_INLINE void gemm_q_avx2(const void *w, size_t rb, int m, int k, const ck_q8
     }
 }
 
-AVX2 static void gemm_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                                int nr, float *y, int ldy) {
-    (void)xs;
+// One panel or two, a constant in each call so that the panel loops unroll.
+AVX2_INLINE void gemm_q_panels_avx2(const void *w, size_t rb, int m, int k, const void *x, int nr, float *y,
+                                    int ldy, int q4) {
     switch ((nr + CK_PANEL - 1) / CK_PANEL) {
-    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 2); break;
-    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 1, 1); break;
+    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 2); break;
+    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, q4, 1); break;
     }
+}
+
+AVX2 static void gemm_q4_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
+                                     int nr, float *y, int ldy) {
+    (void)xs;
+    gemm_q_panels_avx2(w, rb, m, k, x, nr, y, ldy, 1);
 }
 
 AVX2 static void gemm_q8_0_q8_0_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                                int nr, float *y, int ldy) {
+                                     int nr, float *y, int ldy) {
     (void)xs;
-    switch ((nr + CK_PANEL - 1) / CK_PANEL) {
-    case 2: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 2); break;
-    default: gemm_q_avx2(w, rb, m, k, x, nr, y, ldy, 0, 1); break;
-    }
+    gemm_q_panels_avx2(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
-// ---- float weights: register tile of 2 activation rows x 4 weight rows --------------------
-//
+// ---- the float kernels: simd_float.h on 8 lanes ----------------------------------------------
+
+// exp(x) to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n
+// through the exponent bits). Below -87.3 the result would be subnormal; it is flushed to 0
+// (the reference's subnormals there are below 1.2e-38).
+AVX2_INLINE __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+// GELU through erfc: with z = |x| / sqrt 2 and E = erfc(z) by Abramowitz & Stegun 7.1.26
+// (|error| <= 1.5e-7), x Phi(x) = 0.5 x (2 - E) for x >= 0 and 0.5 x E for x < 0: no
+// cancellation on the negative side, where the result is small.
+AVX2_INLINE __m256 gelu8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(0.70710678118654752f));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, t), exp8(_mm256_xor_ps(_mm256_mul_ps(z, z), sign)));
+    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 one_plus_erf = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), e), e, neg);
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf);
+}
+
+typedef __m256 VF;
+#define VL 8
+#define SIMD_FN AVX2
+#define SIMD_INLINE AVX2_INLINE
+AVX2_INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
+AVX2_INLINE VF vf_set1(float x) { return _mm256_set1_ps(x); }
+AVX2_INLINE VF vf_bcast(const float *p) { return _mm256_broadcast_ss(p); }
+AVX2_INLINE VF vf_load(const float *p) { return _mm256_loadu_ps(p); }
+AVX2_INLINE void vf_store(float *p, VF v) { _mm256_storeu_ps(p, v); }
+AVX2_INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
+AVX2_INLINE VF vf_sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
+AVX2_INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+AVX2_INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
+AVX2_INLINE VF vf_fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+AVX2_INLINE VF vf_load_h(const void *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+AVX2_INLINE void vf_store_h(void *p, VF v) {
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+#define vf_hsum hsum8
+#define vf_hmax hmax8
+#define vf_exp exp8
+#define vf_gelu gelu8
+
+// 4 rows x 8 elements = 64 (fp16) or 128 (fp32) bytes per step.
+AVX2_INLINE void tile_prefetch(const uint8_t *pf, int j, int f16) {
+    _mm_prefetch((const char *)pf + (size_t)j * 8 * (f16 ? 1 : 2), _MM_HINT_T0);
+    if (!f16) _mm_prefetch((const char *)pf + (size_t)j * 16 + 64, _MM_HINT_T0);
+}
+
 // 2 x 4 rather than 3 x 4: the same speed with GCC, and clang (SwiftPM's compiler) spills the
 // 16 registers a 3 x 4 tile needs and runs at half speed.
+#define TILE_ROWS 2
+#define NN_V(R) ((R) >= 3 ? 2 : (R) == 2 ? 4 : 8)
+
+#include "../simd_float.h"
+
+// ---- the gguf weight quantizers ------------------------------------------------------------
 //
-// Each output keeps 8 lanes over k (one FMA per 8 elements), one fixed horizontal sum, then the
-// k % 8 tail in order; the tile size does not change that sequence, so n = 1 and n > 1 and any
-// split across threads give the same bits.
+// Every step is the same IEEE float32 operation as the reference (max, divide, multiply, add,
+// truncate), eight lanes at a time, so the bytes are identical; blocks holding NaN or infinity
+// go to the reference, which counts them. Multiplies and adds must not fuse (see
+// ref/quantize.c), here only: the other kernels keep the compiler's contraction.
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
 
-AVX2_INLINE __m256 load_w8(const uint8_t *row, int j, int f16) {
-    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)j * 2)));
-    return _mm256_loadu_ps((const float *)(row + (size_t)j * 4));
-}
-
-AVX2_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2_INLINE float w_at(const uint8_t *row, int j, int f16) {
-    if (f16) return half_to_float(row + (size_t)j * 2);
-    float v;
-    memcpy(&v, row + (size_t)j * 4, 4);
-    return v;
-}
-
-// pf: the next four weight rows (contiguous after these) to prefetch as this tile streams its
-// own, or NULL; 4 rows x 8 elements = 64 (fp16) or 128 (fp32) bytes per step.
-AVX2_INLINE void tile_f(const uint8_t *const *wr, const float *const *xr, int k, float out[][4],
-                        int R, int f16, const uint8_t *pf) {
-    __m256 acc[2][4];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
-    int j = 0;
-    for (; j + 8 <= k; j += 8) {
-        if (pf) {
-            _mm_prefetch((const char *)pf + (size_t)j * 8 * (f16 ? 1 : 2), _MM_HINT_T0);
-            if (!f16) _mm_prefetch((const char *)pf + (size_t)j * 16 + 64, _MM_HINT_T0);
-        }
-        __m256 xv[2];
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(xr[r] + j);
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            __m256 wv = load_w8(wr[c], j, f16);
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
-        }
+// Largest |x| of a block of 32, and whether all 32 are finite.
+AVX2 static inline float block_amax(const float *x, int *finite) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 fmax = _mm256_set1_ps(3.40282347e+38f);
+    __m256 m = _mm256_setzero_ps();
+    int ok = 0xFF;
+    for (int j = 0; j < 32; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask);
+        ok &= _mm256_movemask_ps(_mm256_cmp_ps(a, fmax, _CMP_LE_OQ)); // false for NaN and inf
+        m = _mm256_max_ps(m, a);
     }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) {
-            float s = hsum8(acc[r][c]);
-            for (int t = j; t < k; t++) s = fmaf(xr[r][t], w_at(wr[c], t, f16), s);
-            out[r][c] = s;
-        }
+    *finite = ok == 0xFF;
+    return hmax8(m);
 }
 
-AVX2_INLINE void gemm_f_avx2(const void *w, size_t rb, int m, int k, const float *x, size_t xs,
-                             int nr, float *y, int ldy, int f16) {
-    for (int i = 0; i < m; i += 4) {
-        const uint8_t *wr[4];
-        CK_UNROLL(8)
-        for (int c = 0; c < 4; c++) wr[c] = (const uint8_t *)w + (size_t)(i + c < m ? i + c : m - 1) * rb;
-        for (int r0 = 0; r0 < nr; r0 += 2) {
-            const float *xr[2];
-            int R = nr - r0 < 2 ? nr - r0 : 2;
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * xs;
-            float out[2][4];
-            if (R == 2)
-                tile_f(wr, xr, k, out, 2, f16, NULL);
-            else // decode: bandwidth-bound, and rows are short, so prefetch the next ones
-                tile_f(wr, xr, k, out, 1, f16, nr == 1 && i + 4 < m ? wr[3] + rb : NULL);
-            CK_UNROLL(8)
-            for (int r = 0; r < R; r++)
-                for (int c = 0; c < 4 && i + c < m; c++) y[(size_t)(r0 + r) * ldy + i + c] = out[r][c];
+AVX2 static size_t quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k) {
+    size_t bad = 0;
+    const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    for (size_t b = 0; b < k / CK_QK8_0; b++) {
+        const float *xb = x + b * CK_QK8_0;
+        int finite;
+        float amax = block_amax(xb, &finite);
+        if (!finite) {
+            bad += ck_quantize_q8_0_gguf_ref(xb, y + b, CK_QK8_0);
+            continue;
         }
+        float d = amax / 127.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), vid);
+            // Round half away from zero exactly as gguf's np_roundf: floor(a) + floor(2 * frac).
+            __m256 sign = _mm256_and_ps(p, sign_mask);
+            __m256 a = _mm256_andnot_ps(sign_mask, p);
+            __m256 fl = _mm256_floor_ps(a);
+            __m256 r = _mm256_add_ps(fl, _mm256_floor_ps(_mm256_add_ps(_mm256_sub_ps(a, fl), _mm256_sub_ps(a, fl))));
+            q[j] = _mm256_cvttps_epi32(_mm256_or_ps(r, sign));
+        }
+        // int32 -> int8 with the lane order restored after the in-lane packs.
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+        __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        y[b].d = ck_float_to_half_ref(d);
     }
+    return bad;
 }
 
-AVX2 static void gemm_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                               int nr, float *y, int ldy) {
-    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 0);
-}
-
-AVX2 static void gemm_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, size_t xs,
-                               int nr, float *y, int ldy) {
-    gemm_f_avx2(w, rb, m, k, x, xs, nr, y, ldy, 1);
-}
-
-AVX2 static void gemv_f32_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 0);
-}
-
-AVX2 static void gemv_f16_f32_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
-    gemm_f_avx2(w, rb, m, k, x, (size_t)k, 1, y, m, 1);
-}
-
-// ---- C = A B with B's columns in the lanes ------------------------------------------------
-//
-// Tiles of R rows of A times V vectors of 8 columns of B, R x V accumulators: each step j
-// broadcasts A[r][j] and loads B's row j once for the tile. One row of A (a decode step) takes
-// 8 vectors, so V is read in as few strips as possible.
-
-AVX2_INLINE void nn_tile(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, float *c,
-                         size_t ldc, const int R, const int V) {
-    __m256 acc[4][8];
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
-    for (int j = 0; j < kk; j++) {
-        const uint8_t *bj = b + (size_t)j * ldb;
-        __m256 bv[8];
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) bv[v] = load_w8(bj, v * 8, f16);
-        CK_UNROLL(8)
-        for (int r = 0; r < R; r++) {
-            __m256 ar = _mm256_broadcast_ss(a + (size_t)r * lda + j);
-            CK_UNROLL(8)
-            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
+AVX2 static size_t quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k) {
+    size_t bad = 0;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (size_t b = 0; b < k / CK_QK4_0; b++) {
+        const float *xb = x + b * CK_QK4_0;
+        int finite;
+        float amax = block_amax(xb, &finite);
+        if (!finite) {
+            bad += ck_quantize_q4_0_gguf_ref(xb, y + b, CK_QK4_0);
+            continue;
         }
-    }
-    CK_UNROLL(8)
-    for (int r = 0; r < R; r++)
-        CK_UNROLL(8)
-        for (int v = 0; v < V; v++) _mm256_storeu_ps(c + (size_t)r * ldc + v * 8, acc[r][v]);
-}
-
-// Rows [0, R) of A against all columns: wide strips, then 8 columns, then single columns.
-AVX2_INLINE void nn_rows(const float *a, size_t lda, const uint8_t *b, size_t ldb, int f16, int kk, int nc,
-                         float *c, size_t ldc, const int R, const int V) {
-    size_t esz = f16 ? 2 : 4;
-    int t = 0;
-    for (; t + 8 * V <= nc; t += 8 * V) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, V);
-    for (; t + 8 <= nc; t += 8) nn_tile(a, lda, b + t * esz, ldb, f16, kk, c + t, ldc, R, 1);
-    for (; t < nc; t++)
-        for (int r = 0; r < R; r++) {
-            float s = 0.0f;
-            for (int j = 0; j < kk; j++) s = fmaf(a[(size_t)r * lda + j], w_at(b + (size_t)j * ldb, t, f16), s);
-            c[(size_t)r * ldc + t] = s;
+        // numpy's argmax: the first element whose magnitude is the maximum.
+        float max = 0.0f;
+        __m256 vamax = _mm256_set1_ps(amax);
+        for (int j = 0; j < 32; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), vamax, _CMP_EQ_OQ));
+            if (hit) { max = xb[j + __builtin_ctz((unsigned)hit)]; break; }
         }
-}
-
-AVX2 static void gemm_nn_avx2(const float *a, size_t lda, const void *b, size_t ldb, int f16, int nr, int kk, int nc,
-                          float *c, size_t ldc) {
-    const uint8_t *bb = b;
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 4, 2);
-    switch (nr - r) {
-    case 3: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 3, 2); break;
-    case 2: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 2, 4); break;
-    case 1: nn_rows(a + (size_t)r * lda, lda, bb, ldb, f16, kk, nc, c + (size_t)r * ldc, ldc, 1, 8); break;
-    default: break;
+        float d = max / -8.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256 half8 = _mm256_set1_ps(8.5f);
+        __m256i fifteen = _mm256_set1_epi32(15);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), vid);
+            q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(p, half8)), fifteen);
+        }
+        // q[0..1] are weights 0..15 (low nibbles), q[2..3] weights 16..31 (high nibbles).
+        __m256i lo16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+        __m256i hi16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[2], q[3]), 0xD8);
+        __m256i nib = _mm256_or_si256(lo16, _mm256_slli_epi16(hi16, 4));
+        __m128i packed = _mm_packus_epi16(_mm256_castsi256_si128(nib), _mm256_extracti128_si256(nib, 1));
+        _mm_storeu_si128((__m128i *)y[b].qs, packed);
+        y[b].d = ck_float_to_half_ref(d);
     }
+    return bad;
 }
 
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 
-AVX2 void ck_f16_to_f32_avx2(const ck_half *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-    for (; i < n; i++) y[i] = half_to_float(x + i);
-}
-
-AVX2 static void to_float_f16_avx2(const void *x, float *y, size_t k) { ck_f16_to_f32_avx2(x, y, k); }
-
-// The variant's table; the row and attention primitives live in ops_avx2.c.
-void ck_f32_to_f16_avx2(const float *x, ck_half *y, size_t n);
-void ck_layernorm_row_avx2(const float *x, float *y, int dim, const float *w, const float *b, float eps);
-void ck_gelu_avx2(const float *x, float *y, size_t n);
-void ck_relu_avx2(const float *x, float *y, size_t n);
-void ck_softmax_row_avx2(float *x, int n);
+// ---- the table ---------------------------------------------------------------------------
 
 const ck_kernels ck_kernels_avx2 = {
-    .f32 = {gemv_f32_f32_avx2, gemm_f32_f32_avx2, ck_to_float_f32_ref},
-    .f16 = {gemv_f16_f32_avx2, gemm_f16_f32_avx2, to_float_f16_avx2},
+    SIMD_FLOAT_KERNELS,
     .q4_0 = {gemv_q4_0_q8_0_avx2, gemm_q4_0_q8_0_avx2, ck_to_float_q4_0_ref},
     .q8_0 = {gemv_q8_0_q8_0_avx2, gemm_q8_0_q8_0_avx2, ck_to_float_q8_0_ref},
     .quantize_q8 = quantize_q8_avx2,
-    .f16_to_f32 = ck_f16_to_f32_avx2,
-    .f32_to_f16 = ck_f32_to_f16_avx2,
-    .layernorm_row = ck_layernorm_row_avx2,
-    .gelu = ck_gelu_avx2,
-    .relu = ck_relu_avx2,
-    .softmax_row = ck_softmax_row_avx2,
-    .gemm_nn = gemm_nn_avx2,
+    .quantize_q8_0_gguf = quantize_q8_0_gguf_avx2,
+    .quantize_q4_0_gguf = quantize_q4_0_gguf_avx2,
 };
 
 #endif

@@ -1,6 +1,6 @@
 // Reference element-wise, row and attention primitives in portable C.
 #include <math.h>
-#include "ck_internal.h"
+#include "../ck_internal.h"
 #include "ck_fp16.h"
 
 void ck_f16_to_f32_ref_row(const ck_half *x, float *y, size_t n) {
@@ -49,19 +49,3 @@ void ck_softmax_row_ref(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-
-void ck_gemm_nn_ref(const float *a, size_t lda, const void *b, size_t ldb, int b_f16, int nr, int kk, int nc,
-                    float *c, size_t ldc) {
-    for (int r = 0; r < nr; r++) {
-        float *cr = c + (size_t)r * ldc;
-        for (int t = 0; t < nc; t++) cr[t] = 0.0f;
-        for (int j = 0; j < kk; j++) {
-            float arj = a[(size_t)r * lda + j];
-            const char *bj = (const char *)b + (size_t)j * ldb;
-            for (int t = 0; t < nc; t++) {
-                float bjt = b_f16 ? ck_half_to_float_ref(((const ck_half *)bj)[t]) : ((const float *)bj)[t];
-                cr[t] += arj * bjt;
-            }
-        }
-    }
-}

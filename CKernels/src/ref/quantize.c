@@ -10,7 +10,6 @@
 #include <math.h>
 #include "ck_quantize.h"
 #include "ck_fp16.h"
-#include "ck_cpu.h"
 
 static int is_finite_f(float v) { return v == v && fabsf(v) <= 3.40282347e+38f; }
 
@@ -73,27 +72,4 @@ size_t ck_quantize_q4_0_gguf_ref(const float *x, ck_block_q4_0 *y, size_t k) {
         y[b].d = ck_float_to_half_ref(d);
     }
     return bad;
-}
-
-void ck_bf16_to_f32(const ck_bfloat16 *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = ck_bf16_to_float(x[i]);
-}
-
-#if defined(__x86_64__)
-size_t ck_quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k);
-size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k);
-#endif
-
-size_t ck_quantize_q8_0_gguf(const float *x, ck_block_q8_0 *y, size_t k) {
-#if defined(__x86_64__)
-    if (ck_active_variant() == CK_VARIANT_AVX2) return ck_quantize_q8_0_gguf_avx2(x, y, k);
-#endif
-    return ck_quantize_q8_0_gguf_ref(x, y, k);
-}
-
-size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k) {
-#if defined(__x86_64__)
-    if (ck_active_variant() == CK_VARIANT_AVX2) return ck_quantize_q4_0_gguf_avx2(x, y, k);
-#endif
-    return ck_quantize_q4_0_gguf_ref(x, y, k);
 }
