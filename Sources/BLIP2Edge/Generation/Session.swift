@@ -23,7 +23,7 @@ public final class Session: @unchecked Sendable {
         let maxBatch = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
         // Sizes come from the file: refuse what the machine cannot hold rather than crash
         // in an allocation. The towers are measured by making them with a counting arena.
-        let needed = Self.scratch(model, maxBatch: maxBatch, ScratchArena.counting()).bytes
+        let needed = Self.makeTowers(model, maxBatch: maxBatch, ScratchArena.counting()).bytes
         let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         guard needed <= available else {
             throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
@@ -31,12 +31,12 @@ public final class Session: @unchecked Sendable {
         self.model = model
         pool = try ThreadPool(threads: threads)
         let arena = ScratchArena.allocating()
-        (vision, qformer, language, imageEmbeddings, projected) = Self.scratch(model, maxBatch: maxBatch, arena).towers
+        (vision, qformer, language, imageEmbeddings, projected) = Self.makeTowers(model, maxBatch: maxBatch, arena).towers
     }
 
     /// The towers with their scratch, and the buffers between them (the KV cache comes per
     /// generation).
-    private static func scratch(_ model: BLIP2Model, maxBatch: Int, _ arena: ScratchArena)
+    private static func makeTowers(_ model: BLIP2Model, maxBatch: Int, _ arena: ScratchArena)
         -> (towers: (VisionEncoder, QFormer, LanguageModel, Buffer, Buffer), bytes: Int) {
         let c = model.config, w = model.file.weights
         let vision = VisionEncoder(w.vision, c.vision, arena)
