@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Interleaved A/B of two blip2-edge binaries on one model file: the same caption (greedy, a fixed
-# number of tokens) alternately with each, ROUNDS times, and the median of each stage per binary
-# with the ratio B/A. Interleaving puts both under the same host drift, which on shared machines
-# moves more than most code changes do.
+# number of tokens) with each in turn, ROUNDS times in ABBA order, and each stage's median per
+# binary with the ratio B/A. Interleaving puts both under the same host drift, which on shared
+# machines moves more than most code changes do; ABBA, because the second of a pair ran slower.
 #   Tools/bench_ab.sh A_BINARY B_BINARY MODEL IMAGE [ROUNDS=5] [TOKENS=20] [THREADS=2]
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -11,7 +11,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $rounds rounds, $tokens tokens, $threads threads"
 for r in $(seq "$rounds"); do
-  for side in a b; do
+  order="a b"; [ $((r % 2)) -eq 0 ] && order="b a"   # ABBA: neither binary always runs second
+  for side in $order; do
     bin=$a; [ "$side" = b ] && bin=$b
     "$bin" caption "$image" --model "$model" --greedy --max-tokens "$tokens" --min-tokens "$tokens" \
       --threads "$threads" --json --stats 2>/dev/null | head -n 1 >> "$out/$side.jsonl"
@@ -24,7 +25,8 @@ same = all(x["tokens"] == y["tokens"] for x, y in zip(*runs))
 print(f"{'stage':<16}{'A median':>12}{'B median':>12}{'B/A':>8}")
 for key in ["vision", "qformer", "prefill", "decodePerToken", "total"]:
     m = [statistics.median(r["stats"]["timings"][key] for r in side) for side in runs]
-    print(f"{key:<16}{m[0]*1e3:>10.1f}ms{m[1]*1e3:>10.1f}ms{m[1]/m[0]:>8.3f}")
+    if m[0] > 0:
+        print(f"{key:<16}{m[0]*1e3:>10.1f}ms{m[1]*1e3:>10.1f}ms{m[1]/m[0]:>8.3f}")
 print("peak resident MiB: A %.0f, B %.0f" % tuple(statistics.median(r["stats"]["peakResidentBytes"] for r in side) / 2**20 for side in runs))
 print("same tokens in every run:", same)
 PY
