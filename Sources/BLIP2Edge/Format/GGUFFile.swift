@@ -12,7 +12,6 @@ public struct GGUFTensorInfo: Sendable, Equatable {
     public var elementCount: Int { shape.reduce(1, *) }
     /// Length of the innermost dimension: what a block-quantized row spans.
     public var rowLength: Int { shape.last ?? 1 }
-    public var rowCount: Int { elementCount / rowLength }
 }
 
 /// A GGUF v3 file, memory-mapped and validated. Tensors are views into the mapping: nothing

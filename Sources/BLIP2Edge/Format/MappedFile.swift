@@ -44,11 +44,6 @@ final class MappedFile: @unchecked Sendable {
         advise(range, MADV_DONTNEED)
     }
 
-    /// Asks the kernel to read a range ahead of use.
-    func prefetch(_ range: Range<Int>) {
-        advise(range, MADV_WILLNEED)
-    }
-
     private func advise(_ range: Range<Int>, _ advice: Int32) {
         guard let base = bytes.baseAddress, !range.isEmpty else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
