@@ -201,9 +201,7 @@ static void gemm_nn_case(int nr, int kk, int nc, int f16) {
         ck_fp32_to_fp16_row(bf, bh, (size_t)kk * ldb + 1);
         ck_fp16_to_fp32_row(bh, bf, (size_t)kk * ldb + 1);
     }
-    ck_variant all[] = {CK_VARIANT_REF, CK_VARIANT_AVX2, CK_VARIANT_NEON, CK_VARIANT_NEONDOT};
-    for (size_t vi = 0; vi < 4; vi++) {
-        if (ck_set_variant(all[vi]) != 0) continue;
+    FOR_EACH_VARIANT(v) {
         for (size_t i = 0; i < (size_t)nr * ldc + 1; i++) c[i] = -7.0f; // the gaps must survive
         check(ck_gemm_nn(a, lda, f16 ? (const void *)bh : bf, ldb, f16 ? CK_TYPE_F16 : CK_TYPE_F32, c, ldc, nr, kk, nc) == 0,
               "gemm_nn runs");
@@ -225,7 +223,7 @@ static void gemm_nn_case(int nr, int kk, int nc, int f16) {
                 if (c[(size_t)r * ldc + t] != -7.0f) ok = 0;
         }
         check(ok, "gemm_nn %s within gamma_kk sum|ab| (nr=%d kk=%d nc=%d f16=%d, worst %.3g of tol)",
-              ck_variant_name(all[vi]), nr, kk, nc, f16, worst);
+              ck_variant_name(v), nr, kk, nc, f16, worst);
     }
     free(a); free(bf); free(bh); free(c);
 }
