@@ -24,6 +24,18 @@ static int x86_has_avx2_fma_f16c(void) {
     __cpuid_count(7, 0, a, b, c, d);
     return (b >> 5) & 1;
 }
+
+// AVX-512 VNNI on 256-bit registers: AVX512F, BW, VL and VNNI, and the OS saving the opmask
+// and zmm state as well (XCR0 bits 5 to 7; a kernel may refuse it for its processes).
+static int x86_has_avx512_vnni(void) {
+    if (!x86_has_avx2_fma_f16c()) return 0;
+    unsigned a, b, c, d, xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0xE6u) != 0xE6u) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
+    return f && bw && vl && vnni;
+}
 #endif
 
 #if defined(CK_ARM64) && defined(__linux__)
@@ -46,7 +58,7 @@ static int arm_has_dotprod(void) { return 0; } // no way to ask: stay on ARMv8.0
 static int always(void) { return 1; }
 
 #if defined(CK_X86)
-extern const ck_kernels ck_kernels_avx2;
+extern const ck_kernels ck_kernels_avx2, ck_kernels_avx512_vnni;
 #define X86(supported, kernels) supported, kernels
 #else
 #define X86(supported, kernels) NULL, NULL
@@ -70,6 +82,7 @@ static const struct {
     [CK_VARIANT_AVX2] = {"avx2", X86(x86_has_avx2_fma_f16c, &ck_kernels_avx2)},
     [CK_VARIANT_NEON] = {"neon", ARM64(always, &ck_kernels_neon)},
     [CK_VARIANT_NEONDOT] = {"neondot", ARM64(arm_has_dotprod, &ck_kernels_neondot)},
+    [CK_VARIANT_AVX512_VNNI] = {"avx512_vnni", X86(x86_has_avx512_vnni, &ck_kernels_avx512_vnni)},
 };
 
 int ck_cpu_supports(ck_variant v) {

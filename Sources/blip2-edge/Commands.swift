@@ -71,6 +71,7 @@ enum Commands {
         print("  q-former     hidden \(c.qformer.hiddenSize), \(c.qformer.layerCount) layers, \(c.qformer.headCount) heads, cross-attention every \(c.qformer.crossAttentionFrequency), \(c.queryTokenCount) queries, eps \(c.qformer.layerNormEps)")
         print("  language     OPT hidden \(c.text.hiddenSize), \(c.text.layerCount) layers, \(c.text.headCount) heads, FFN \(c.text.ffnDim), vocab \(c.text.vocabSize), context \(c.text.maxPositionEmbeddings)")
         print("  tokenizer    \(model.tokenizer.vocabulary.tokens.count) tokens, \(model.tokenizer.vocabulary.merges.count) merges, <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)")
+        print("  kernels      \(BLIP2Model.kernelVariant) on this CPU")
         print("  image        \(c.image.width)x\(c.image.height), mean \(c.image.mean), std \(c.image.std)")
     }
 

@@ -12,6 +12,7 @@ struct Stats: Encodable {
     var tokens: Int
     var threads: Int
     var mappedBytes: Int
+    var kernels = BLIP2Model.kernelVariant
     var peakResidentBytes: Int = Stats.peakRSS()
 
     /// ru_maxrss is in KiB on Linux.
@@ -25,7 +26,7 @@ struct Stats: Encodable {
         let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
         let lines = [
             "load \(ms(load)), preprocess \(ms(timings.preprocess)), vision \(ms(timings.vision)), Q-Former \(ms(timings.qformer)), prefill \(ms(timings.prefill))",
-            "decode \(ms(timings.decodePerToken))/token (\(tokens) tokens), total \(ms(timings.total)) on \(threads) threads",
+            "decode \(ms(timings.decodePerToken))/token (\(tokens) tokens), total \(ms(timings.total)) on \(threads) threads, \(kernels) kernels",
             String(format: "peak resident %.1f MiB, model mapped %.1f MiB", Double(peakResidentBytes) / 1_048_576, Double(mappedBytes) / 1_048_576),
         ]
         FileHandle.standardError.write(Data(lines.joined(separator: "\n").utf8 + [10]))

@@ -74,6 +74,9 @@ static void print_variants(void) {
            ck_variant_name(ck_active_variant()));
     for (int v = 0; v < CK_VARIANT_COUNT; v++)
         if (ck_cpu_supports((ck_variant)v)) printf(" %s", ck_variant_name((ck_variant)v));
+    printf("; not run (another architecture, or instructions this CPU lacks):");
+    for (int v = 0; v < CK_VARIANT_COUNT; v++)
+        if (!ck_cpu_supports((ck_variant)v)) printf(" %s", ck_variant_name((ck_variant)v));
     printf("\n");
 }
 

@@ -5,6 +5,9 @@ import CKernels
 enum Kernels {
     static func cType(_ t: GGMLType) -> ck_type { ck_type(rawValue: t.rawValue) }
 
+    /// The instruction-set variant in use (chosen once per process; BLIP2_KERNELS may lower it).
+    static var variant: String { String(cString: ck_variant_name(ck_active_variant())) }
+
     // MARK: - Products with weights
 
     /// y [rows, m] = x [rows, k] W^T (+ bias), W [m, k] in its file storage.

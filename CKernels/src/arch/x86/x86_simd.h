@@ -4,13 +4,20 @@
 #define CK_X86_SIMD_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "ck_blocks.h"
 
 // Per function, not per file: the binary still runs on CPUs without AVX2 (cpu.c selects a
 // variant only when cpuid says its instructions are there).
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+// The gguf weight quantizers (avx2.c), which later x86 variants share: they run once per
+// conversion and gain nothing from wider integer instructions.
+size_t ck_quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k);
+size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k);
 
 AVX2_INLINE float half_to_float(const void *p) {
     uint16_t h;

@@ -1,0 +1,86 @@
+// x86-64 AVX-512 VNNI (Ice Lake, Sapphire Rapids and later Xeons; Zen 4 and 5): the quantized
+// kernels form their integer block sums with vpdpbusd, four u8 x s8 products summed into each
+// int32 lane in one instruction, where AVX2 needs vpmaddubsw, int16 adds and vpmaddwd. On 256-bit
+// registers (AVX512VL), so the loops and the lane layout are AVX2's (x86_q8.h) and no AVX-512
+// frequency licence is drawn. Float kernels and weight quantizers are AVX2's.
+#include "../../ck_internal.h"
+
+#if defined(CK_X86)
+#include "x86_simd.h"
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define VNNI_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+#define Q_FN VNNI
+#define Q_INLINE VNNI_INLINE
+#define Q_NAME(name) name##_avx512_vnni
+
+// Unsigned bytes u times signed bytes s, four at a time, added to the int32 lanes of acc.
+VNNI_INLINE __m256i dot4(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+
+// n = 1. Q4_0: the 32 nibbles (elements 0..15 in the low half, 16..31 in the high half) against
+// x; Q8_0: |w| against x with w's sign (x is never -128: the quantizer's range is +-127).
+VNNI_INLINE __m256i row_lanes(const uint8_t *blk, __m256i x, int q4) {
+    if (q4) {
+        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
+        return dot4(_mm256_setzero_si256(), nib, x);
+    }
+    __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    return dot4(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+}
+
+VNNI_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
+                                const int8_t *xq, int q4) {
+    __m256i x = _mm256_load_si256((const __m256i *)xq);
+    __m256i r01 = _mm256_hadd_epi32(row_lanes(r0, x, q4), row_lanes(r1, x, q4));
+    __m256i r23 = _mm256_hadd_epi32(row_lanes(r2, x, q4), row_lanes(r3, x, q4));
+    return _mm256_hadd_epi32(r01, r23);
+}
+
+// n > 1: each 4-byte weight group, broadcast, against the same 4 positions of a panel's 8 rows.
+VNNI_INLINE void group(__m256i *isum, __m256i wg, const int8_t *const *xb, int g, int np) {
+    for (int p = 0; p < np; p++) isum[p] = dot4(isum[p], wg, _mm256_load_si256((const __m256i *)(xb[p] + g * 32)));
+}
+
+VNNI_INLINE void block_isums(const uint8_t *blk, const int8_t *const *xb, int q4, int np, __m256i *isum) {
+    for (int p = 0; p < np; p++) isum[p] = _mm256_setzero_si256();
+    if (q4) {
+        // Groups 0..3 are the low nibbles (positions 0..15), 4..7 the high ones.
+        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(15));
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15));
+        group(isum, _mm256_shuffle_epi32(lo, 0x00), xb, 0, np);
+        group(isum, _mm256_shuffle_epi32(lo, 0x55), xb, 1, np);
+        group(isum, _mm256_shuffle_epi32(lo, 0xAA), xb, 2, np);
+        group(isum, _mm256_shuffle_epi32(lo, 0xFF), xb, 3, np);
+        group(isum, _mm256_shuffle_epi32(hi, 0x00), xb, 4, np);
+        group(isum, _mm256_shuffle_epi32(hi, 0x55), xb, 5, np);
+        group(isum, _mm256_shuffle_epi32(hi, 0xAA), xb, 6, np);
+        group(isum, _mm256_shuffle_epi32(hi, 0xFF), xb, 7, np);
+        return;
+    }
+    CK_UNROLL(8)
+    for (int g = 0; g < 8; g++) {
+        int32_t wg32;
+        memcpy(&wg32, blk + 2 + g * 4, 4);
+        __m256i wg = _mm256_set1_epi32(wg32);
+        __m256i wabs = _mm256_abs_epi8(wg);
+        for (int p = 0; p < np; p++) {
+            __m256i xg = _mm256_load_si256((const __m256i *)(xb[p] + g * 32));
+            isum[p] = dot4(isum[p], wabs, _mm256_sign_epi8(xg, wg));
+        }
+    }
+}
+
+#include "x86_q8.h"
+#include "x86_float.h"
+
+const ck_kernels ck_kernels_avx512_vnni = {
+    SIMD_FLOAT_KERNELS,
+    X86_Q8_KERNELS,
+    .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_avx2,
+    .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_avx2,
+};
+
+#endif
