@@ -194,11 +194,15 @@ Q_INLINE void gemm_q_panels(const void *w, size_t rb, int m, int k, const void *
     }
 }
 
+// A file may bring its own Q4_0 GEMM (Q4_GEMM: its name).
+#ifndef Q4_GEMM
+#define Q4_GEMM Q_NAME(gemm_q4_0_q8_0)
 Q_FN static void Q_NAME(gemm_q4_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr,
                                          float *y, int ldy) {
     (void)xs;
     gemm_q_panels(w, rb, m, k, x, nr, y, ldy, 1);
 }
+#endif
 
 Q_FN static void Q_NAME(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr,
                                          float *y, int ldy) {
@@ -208,6 +212,6 @@ Q_FN static void Q_NAME(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
 
 // The table entries these kernels fill.
 #define X86_Q8_KERNELS                                                                            \
-    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q_NAME(gemm_q4_0_q8_0), ck_to_float_q4_0_ref},              \
+    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q4_GEMM, ck_to_float_q4_0_ref},                             \
     .q8_0 = {Q_NAME(gemv_q8_0_q8_0), Q_NAME(gemm_q8_0_q8_0), ck_to_float_q8_0_ref},              \
     .quantize_q8 = Q_NAME(quantize_q8)
