@@ -52,7 +52,7 @@ tool.run {
         }
         times.sort()
         let median = times[times.count / 2]
-        print(String(format: "tokenizer: %d words -> %d tokens; median %.3f ms (%.2f us/word) over %d runs",
+        print(String(format: "tokenizer: %ld words -> %ld tokens; median %.3f ms (%.2f us/word) over %ld runs",
                      words, tokens, median * 1e3, median / Double(words) * 1e6, runs))
     case "quality":
         guard let refPath = options.reference, let candPath = options.candidate, options.positional.count == 1 else {
@@ -84,7 +84,7 @@ tool.run {
             if la.indices.max(by: { la[$0] < la[$1] }) == lb.indices.max(by: { lb[$0] < lb[$1] }) { same += 1 }
         }
         let meanKL = kl.reduce(0, +) / Double(kl.count)
-        print(String(format: "quality: %@ vs %@ over %d steps: mean KL %.5f (max %.5f), same top token %.1f%%",
+        print(String(format: "quality: %@ vs %@ over %ld steps: mean KL %.5f (max %.5f), same top token %.1f%%",
                      (candPath as NSString).lastPathComponent, (refPath as NSString).lastPathComponent, kl.count, meanKL,
                      kl.max() ?? 0, 100 * Double(same) / Double(kl.count)))
     default:

@@ -41,14 +41,6 @@ struct ConvertOptions: ParsableArguments {
     @Flag("--quiet") var quiet: Bool
 }
 
-func formatBytes(_ n: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n)
-    var u = 0
-    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-    return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
-}
-
 func runConvert(_ o: ConvertOptions) throws {
     let positional = o.positional
     guard positional.count == 2 else {
@@ -59,7 +51,7 @@ func runConvert(_ o: ConvertOptions) throws {
     if showProgress {
         converter.progress = { p in
             let rate = p.seconds > 0 ? Double(p.inputBytesDone) / p.seconds / 1e9 : 0
-            let line = String(format: "\r[%4d/%4d] %@ / %@  %.2f GB/s ", p.tensorIndex + 1, p.tensorCount,
+            let line = String(format: "\r[%4ld/%4ld] %@ / %@  %.2f GB/s ", p.tensorIndex + 1, p.tensorCount,
                               formatBytes(p.inputBytesDone), formatBytes(p.inputBytesTotal), rate)
             FileHandle.standardError.write(Data(line.utf8))
         }
@@ -67,14 +59,7 @@ func runConvert(_ o: ConvertOptions) throws {
     let s = try converter.convert(input: positional[0], output: positional[1])
     if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
     guard !o.quiet else { return }
-    let params = s.parameterCount >= 100_000_000 ? String(format: "%.2f B", Double(s.parameterCount) / 1e9)
-        : String(format: "%.2f M", Double(s.parameterCount) / 1e6)
-    print("wrote \(positional[1]): \(s.tensorCount) tensors, \(params) parameters")
-    print(String(format: "  %@ -> %@ (%.2f bits/weight) in %.2f s", formatBytes(s.inputBytes), formatBytes(s.outputBytes), s.bitsPerWeight, s.seconds))
-    for t in GGMLType.allCases {
-        guard let n = s.parametersByType[t], let b = s.bytesByType[t] else { continue }
-        print(String(format: "  %-5@ %14d parameters  %@", t.description, n, formatBytes(b)))
-    }
+    for line in s.reportLines(output: positional[1]) { print(line) }
 }
 
 func runInspect(_ args: [String]) throws {

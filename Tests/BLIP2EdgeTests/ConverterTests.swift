@@ -242,6 +242,27 @@ final class ConverterTests: XCTestCase {
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
     }
+
+    /// The full-size model has more than 2^31 parameters in Q4_0 alone; a 32-bit `%d` printed
+    /// its count as -687407104 (issue 12).
+    func testReportPrintsCountsPastTwoToTheThirtyOne() {
+        var s = ConversionSummary()
+        s.tensorCount = 1000
+        s.parameterCount = 3_744_761_856
+        s.inputBytes = 7_489_523_712
+        s.outputBytes = 3_114_553_344
+        s.parametersByType = [.q4_0: 3_000_000_000, .q8_0: 256_000_000, .f16: 400_000_000, .f32: 88_761_856]
+        s.bytesByType = [.q4_0: 1_687_500_000, .q8_0: 272_000_000, .f16: 800_000_000, .f32: 355_047_424]
+        s.seconds = 42
+        XCTAssertEqual(s.reportLines(output: "big.q4"), [
+            "wrote big.q4: 1000 tensors, 3.74 B parameters",
+            "  6.98 GiB -> 2.90 GiB (6.65 bits/weight) in 42.00 s",
+            "  F32         88761856 parameters  338.60 MiB",
+            "  F16        400000000 parameters  762.94 MiB",
+            "  Q4_0      3000000000 parameters  1.57 GiB",
+            "  Q8_0       256000000 parameters  259.40 MiB",
+        ])
+    }
 }
 
 /// Checkpoints saved by transformers 4 store the vision attention biases as q_bias/v_bias.
