@@ -145,10 +145,8 @@ Q_FN static void Q_NAME(gemv_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
 //
 // A weight group of 4 bytes is broadcast to all 8 lanes and multiplied with the same 4
 // positions of the panel's 8 rows: the int32 lanes are then 8 outputs and need no horizontal
-// sums. Q4_0: nibbles (0..15) times x fit int16 for a whole block (8 groups x 2 x 15 x 127 =
-// 30480 < 32767), so one widening per block; the offset of 8 comes off via the rows' block
-// sums. Q8_0: |w| x |x| up to 2 x 127 x 127 per int16, so each group is widened at once.
-// Up to CK_MAX_PANELS panels per pass share each unpacked weight block.
+// sums; Q4_0's offset of 8 comes off via the rows' block sums. Up to CK_MAX_PANELS panels per
+// pass share each unpacked weight block.
 
 _Static_assert(CK_MAX_PANELS == 2, "the panel kernels below hold two panels");
 
