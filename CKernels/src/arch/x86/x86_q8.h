@@ -150,7 +150,6 @@ Q_FN static void Q_NAME(gemv_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
 
 _Static_assert(CK_MAX_PANELS == 2, "the panel kernels below hold two panels");
 
-_Static_assert(CK_MAX_PANELS == 2, "the panel kernels below hold two panels");
 
 Q_INLINE void gemm_q(const void *w, size_t rb, int m, int k, const ck_q8_act *panels, int nr, float *y, int ldy,
                      int q4, int np) {
