@@ -39,28 +39,11 @@ VNNI_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint
     return _mm256_hadd_epi32(r01, r23);
 }
 
-// n > 1: each 4-byte weight group, broadcast, against the same 4 positions of a panel's 8 rows.
-VNNI_INLINE void group(__m256i *isum, __m256i wg, const int8_t *const *xb, int g, int np) {
-    for (int p = 0; p < np; p++) isum[p] = dot4(isum[p], wg, _mm256_load_si256((const __m256i *)(xb[p] + g * 32)));
-}
-
+// n > 1, Q8_0 (Q4_0 has its own kernel below): each 4-byte weight group, broadcast, against the
+// same 4 positions of a panel's 8 rows.
 VNNI_INLINE void block_isums(const uint8_t *blk, const int8_t *const *xb, int q4, int np, __m256i *isum) {
+    (void)q4;
     for (int p = 0; p < np; p++) isum[p] = _mm256_setzero_si256();
-    if (q4) {
-        // Groups 0..3 are the low nibbles (positions 0..15), 4..7 the high ones.
-        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
-        __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(15));
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15));
-        group(isum, _mm256_shuffle_epi32(lo, 0x00), xb, 0, np);
-        group(isum, _mm256_shuffle_epi32(lo, 0x55), xb, 1, np);
-        group(isum, _mm256_shuffle_epi32(lo, 0xAA), xb, 2, np);
-        group(isum, _mm256_shuffle_epi32(lo, 0xFF), xb, 3, np);
-        group(isum, _mm256_shuffle_epi32(hi, 0x00), xb, 4, np);
-        group(isum, _mm256_shuffle_epi32(hi, 0x55), xb, 5, np);
-        group(isum, _mm256_shuffle_epi32(hi, 0xAA), xb, 6, np);
-        group(isum, _mm256_shuffle_epi32(hi, 0xFF), xb, 7, np);
-        return;
-    }
     CK_UNROLL(8)
     for (int g = 0; g < 8; g++) {
         int32_t wg32;

@@ -11,7 +11,8 @@
 //   block_isums(blk, xb, q4, np, isum)
 //                         n > 1: the integer sums of one weight block against np panels (xb[p]:
 //                         the block's 8 groups x 8 rows x 4 bytes), lane r = panel row r
-//                         (Q4_0 without the offset)
+//                         (Q4_0 without the offset; Q4_0 only where the file does not bring its
+//                         own Q4_GEMM)
 // Integer sums are exact in every variant, so all give the reference's bits.
 
 #include <string.h>
