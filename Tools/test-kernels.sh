@@ -4,7 +4,8 @@
 #                                   (CC=clang Tools/test-kernels.sh: with clang, as SwiftPM)
 #   Tools/test-kernels.sh aarch64   cross-compiles with aarch64-linux-gnu-gcc and runs under
 #                                   qemu-aarch64 as a Cortex-A53 (NEON, no dot product) and as
-#                                   "max" (NEON with dot product), checking which variant runs.
+#                                   "max" (NEON with dot product and I8MM), checking which variant
+#                                   runs (and on a Cortex-A76: dot product without I8MM).
 # Needs (Debian): gcc; for aarch64 also gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -61,8 +62,11 @@ aarch64)
     run_all "qemu cortex-a53 (no dotprod)" "${q[@]}" -cpu cortex-a53
     expect_variant neon "${q[@]}" -cpu cortex-a53
     expect_variant neon env BLIP2_KERNELS=neondot "${q[@]}" -cpu cortex-a53 # cannot go higher
-    run_all "qemu max (dotprod)" "${q[@]}" -cpu max
-    expect_variant neondot "${q[@]}" -cpu max
+    expect_variant neon env BLIP2_KERNELS=neon_i8mm "${q[@]}" -cpu cortex-a53
+    expect_variant neondot "${q[@]}" -cpu cortex-a76
+    run_all "qemu max (dotprod, i8mm)" "${q[@]}" -cpu max
+    expect_variant neon_i8mm "${q[@]}" -cpu max
+    expect_variant neondot env BLIP2_KERNELS=neondot "${q[@]}" -cpu max
     expect_variant neon env BLIP2_KERNELS=neon "${q[@]}" -cpu max
     expect_variant ref env BLIP2_KERNELS=ref "${q[@]}" -cpu max
     ;;

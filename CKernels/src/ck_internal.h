@@ -12,19 +12,21 @@
 #include "ck_cpu.h"
 #include "ck_matmul.h"
 
-// Activation rows of a GEMM panel: CK_PANEL rows interleaved four bytes at a time, so that one
-// SIMD register holds the same four positions of every row and a broadcast weight group
-// multiplies all rows at once (lanes are rows: no horizontal sums, int16 partial sums stay
-// exact for Q4_0).
+// Activation rows of a GEMM panel: CK_PANEL rows interleaved a group of bytes at a time. Four
+// bytes by default, so that one SIMD register holds the same four positions of every row and a
+// broadcast weight group multiplies all rows at once (lanes are rows: no horizontal sums, int16
+// partial sums stay exact for Q4_0); a variant may ask for wider groups (ck_kernels.panel_group).
 #define CK_PANEL 8
+#define CK_PANEL_GROUP 4
 // Panels a GEMM kernel takes per call (they share each unpacked weight block). 3 measured
 // slower than 2 on AVX2 (the accumulators no longer fit the 16 registers).
 #define CK_MAX_PANELS 2
 
 // Q8_0-quantized activations, as the matmul kernels read them. Scales are the fp16-rounded d
 // already widened to float; s is the sum of the block's quants (for Q4_0's offset of 8).
-//   row layout   (n = 1):   qs[nb][32],                   d[nb],          s[nb]
-//   panel layout (n > 1):   qs[nb][8 groups][8 rows][4],  d[nb][8 rows],  s[nb][8 rows]
+//   row layout   (n = 1):   qs[nb][32],                      d[nb],          s[nb]
+//   panel layout (n > 1):   qs[nb][32/G groups][8 rows][G],  d[nb][8 rows],  s[nb][8 rows]
+// with G the variant's panel_group.
 typedef struct {
     const int8_t *qs;
     const float *d;
@@ -46,6 +48,8 @@ typedef struct {
 
 typedef struct {
     ck_type_kernels f32, f16, q4_0, q8_0;
+    // Bytes per row and group in the panel layout; 0 for CK_PANEL_GROUP.
+    int panel_group;
     // ggml-compatible Q8_0 quantization of one row into the row layout above (k % 32 == 0).
     void (*quantize_q8)(const float *x, size_t k, int8_t *qs, float *d, int32_t *s);
     void (*f16_to_f32)(const ck_half *x, float *y, size_t n);

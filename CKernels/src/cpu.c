@@ -43,16 +43,29 @@ static int x86_has_avx512_vnni(void) {
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20)
 #endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)
+#endif
 static int arm_has_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
+static int arm_has_i8mm(void) { return (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0; }
 #elif defined(CK_ARM64) && defined(__APPLE__)
 #include <sys/sysctl.h>
-static int arm_has_dotprod(void) {
+static int apple_has(const char *feature) {
     int v = 0;
     size_t len = sizeof v;
-    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v;
+    return sysctlbyname(feature, &v, &len, NULL, 0) == 0 && v;
 }
+static int arm_has_dotprod(void) { return apple_has("hw.optional.arm.FEAT_DotProd"); }
+static int arm_has_i8mm(void) { return apple_has("hw.optional.arm.FEAT_I8MM"); }
 #elif defined(CK_ARM64)
-static int arm_has_dotprod(void) { return 0; } // no way to ask: stay on ARMv8.0 NEON
+// No way to ask: stay on ARMv8.0 NEON.
+static int arm_has_dotprod(void) { return 0; }
+static int arm_has_i8mm(void) { return 0; }
+#endif
+
+#if defined(CK_ARM64)
+// The neon_i8mm variant's n = 1 kernels are neondot's.
+static int arm_has_dotprod_i8mm(void) { return arm_has_dotprod() && arm_has_i8mm(); }
 #endif
 
 static int always(void) { return 1; }
@@ -64,7 +77,7 @@ extern const ck_kernels ck_kernels_avx2, ck_kernels_avx512_vnni;
 #define X86(supported, kernels) NULL, NULL
 #endif
 #if defined(CK_ARM64)
-extern const ck_kernels ck_kernels_neon, ck_kernels_neondot;
+extern const ck_kernels ck_kernels_neon, ck_kernels_neondot, ck_kernels_neon_i8mm;
 #define ARM64(supported, kernels) supported, kernels
 #else
 #define ARM64(supported, kernels) NULL, NULL
@@ -83,6 +96,7 @@ static const struct {
     [CK_VARIANT_NEON] = {"neon", ARM64(always, &ck_kernels_neon)},
     [CK_VARIANT_NEONDOT] = {"neondot", ARM64(arm_has_dotprod, &ck_kernels_neondot)},
     [CK_VARIANT_AVX512_VNNI] = {"avx512_vnni", X86(x86_has_avx512_vnni, &ck_kernels_avx512_vnni)},
+    [CK_VARIANT_NEON_I8MM] = {"neon_i8mm", ARM64(arm_has_dotprod_i8mm, &ck_kernels_neon_i8mm)},
 };
 
 int ck_cpu_supports(ck_variant v) {
@@ -114,7 +128,7 @@ static void choose_variant(void) {
     const char *env = getenv("BLIP2_KERNELS");
     if (env && *env) {
         int asked = ck_variant_from_name(env);
-        // "Lower" on AArch64 means neon below neondot; on any CPU ref is lowest.
+        // "Lower" on AArch64 means neon below neondot below neon_i8mm; on any CPU ref is lowest.
         if (asked >= 0 && ck_cpu_supports((ck_variant)asked))
             v = (ck_variant)asked;
         else

@@ -111,9 +111,10 @@ static void quantize_row_into(const mm_job *j, int r, const ck_q8_act *a) {
     j->kt->quantize_q8(j->x + (size_t)r * j->k, j->k, (int8_t *)a->qs, (float *)a->d, (int32_t *)a->s);
 }
 
-// Rows [r0, r1) of X quantized into the buffers; panel rows are scattered four bytes at a time.
+// Rows [r0, r1) of X quantized into the buffers; panel rows are scattered a group at a time.
 static void quantize_rows(mm_job *j, int r0, int r1) {
     int nb = j->k / 32;
+    int g = j->kt->panel_group ? j->kt->panel_group : CK_PANEL_GROUP;
     if (!j->panels) {
         for (int r = r0; r < r1; r++) quantize_row_into(j, r, &j->q8.act[r]);
         return;
@@ -132,8 +133,8 @@ static void quantize_rows(mm_job *j, int r0, int r1) {
             const ck_q8_act *p = &j->q8.act[r / CK_PANEL];
             int lane = r % CK_PANEL;
             for (int b = 0; b < nb; b++) {
-                int8_t *dst = (int8_t *)p->qs + (size_t)b * 32 * CK_PANEL + lane * 4;
-                for (int g = 0; g < 8; g++) memcpy(dst + g * 4 * CK_PANEL, qs + b * 32 + g * 4, 4);
+                int8_t *dst = (int8_t *)p->qs + (size_t)b * 32 * CK_PANEL + lane * g;
+                for (int c = 0; c < 32; c += g) memcpy(dst + c * CK_PANEL, qs + b * 32 + c, (size_t)g);
                 ((float *)p->d)[b * CK_PANEL + lane] = d[b];
                 ((int32_t *)p->s)[b * CK_PANEL + lane] = s[b];
             }

@@ -9,8 +9,9 @@ public final class BLIP2Model: Sendable {
     public let imageProcessor: ImageProcessor
 
     public var config: BLIP2Config { file.config }
-    /// The kernels' instruction-set variant in this process: "avx512_vnni", "avx2", "neondot",
-    /// "neon" or "ref" (the best the CPU runs, unless BLIP2_KERNELS asks for a lower one).
+    /// The kernels' instruction-set variant in this process: "avx512_vnni", "avx2", "neon_i8mm",
+    /// "neondot", "neon" or "ref" (the best the CPU runs, unless BLIP2_KERNELS asks for a lower
+    /// one).
     public static var kernelVariant: String { Kernels.variant }
 
     /// The container: metadata, tensor table, the mapping.
