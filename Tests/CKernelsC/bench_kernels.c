@@ -109,6 +109,60 @@ static double stream_bandwidth(ck_pool *pool, const float *buf, size_t n, int re
     return n * 4.0 / median(t, reps) / 1e9;
 }
 
+// ---- int8 peak: the instruction the n > 1 kernels are built on, one thread ----------------
+//
+// Independent accumulators (more than any latency needs) over registers that stay in place:
+// the ceiling of int8 products per second that no kernel of the variant can pass. Counted as
+// 2 operations per product, like the matmuls' GFLOP/s. 0 when the CPU lacks the instructions.
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PEAK_ITERS 20000000
+
+__attribute__((target("avx2"))) static double peak_avx2(void) {
+    __m256i a[12], u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(5);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_setzero_si256();
+    double t0 = now();
+    for (int it = 0; it < PEAK_ITERS / 12; it++) {
+        // vpmaddubsw + vpaddw: 32 products into int16 pairs, as the Q4_0 kernel sums a block.
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) a[i] = _mm256_add_epi16(a[i], _mm256_maddubs_epi16(u, s));
+        __asm__ volatile("" : "+x"(u), "+x"(s));
+    }
+    double sec = now() - t0;
+    __m256i sum = a[0];
+    for (int i = 1; i < 12; i++) sum = _mm256_add_epi16(sum, a[i]);
+    volatile int sink = _mm256_extract_epi32(sum, 0);
+    (void)sink;
+    return 2.0 * 32 * (PEAK_ITERS / 12 * 12) / sec / 1e9;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static double peak_avx512_vnni(void) {
+    __m512i a[16], u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(5);
+    for (int i = 0; i < 16; i++) a[i] = _mm512_setzero_si512();
+    double t0 = now();
+    for (int it = 0; it < PEAK_ITERS / 16; it++) {
+        // One vpdpbusd on 512 bits: 64 products into 16 int32 lanes.
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) a[i] = _mm512_dpbusd_epi32(a[i], u, s);
+        __asm__ volatile("" : "+v"(u), "+v"(s));
+    }
+    double sec = now() - t0;
+    __m512i sum = a[0];
+    for (int i = 1; i < 16; i++) sum = _mm512_add_epi32(sum, a[i]);
+    volatile int sink = _mm_cvtsi128_si32(_mm512_castsi512_si128(sum));
+    (void)sink;
+    return 2.0 * 64 * PEAK_ITERS / sec / 1e9;
+}
+#endif
+
+static double int8_peak(void) {
+#if defined(__x86_64__)
+    if (ck_active_variant() == CK_VARIANT_AVX512_VNNI) return peak_avx512_vnni();
+    if (ck_active_variant() == CK_VARIANT_AVX2) return peak_avx2();
+#endif
+    return 0;
+}
+
 // ---- OpenBLAS, loaded at run time ----------------------------------------------------------
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *,
@@ -195,7 +249,9 @@ int main(int argc, char **argv) {
     }
     free(buf);
     printf("| anchor | 1 thread | %d threads |\n|---|---|---|\n", max_threads);
-    printf("| read bandwidth, stream sum of %zu MiB (GB/s) | %.1f | %.1f |\n\n", sn * 4 >> 20, bw[0], nthr > 1 ? bw[1] : bw[0]);
+    printf("| read bandwidth, stream sum of %zu MiB (GB/s) | %.1f | %.1f |\n", sn * 4 >> 20, bw[0], nthr > 1 ? bw[1] : bw[0]);
+    printf("| int8 peak of the %s instructions, one core (GOP/s) | %.1f | |\n\n", ck_variant_name(ck_active_variant()),
+           int8_peak());
 
     const shape decode[] = {{2560, 2560, 1}, {10240, 2560, 1}, {2560, 10240, 1}, {50304, 2560, 1}};
     const shape vit[] = {{1408, 1408, 257}, {4224, 1408, 257}, {6144, 1408, 257}, {1408, 6144, 257}};
