@@ -163,9 +163,9 @@ public func blip2_read_image(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutable
     rgb.pointee = nil
     let p = String(cString: path)
     let data: Data
-    do { data = try SmallFile.read(p, limit: PNMReader.maxFileBytes) } catch { setError(errorOut, "\(error)"); return invalidArgument }
+    do { data = try SmallFile.read(p, limit: ImageDecoder.maxFileBytes) } catch { setError(errorOut, "\(error)"); return invalidArgument }
     do {
-        let image = try PNMReader.read([UInt8](data))
+        let image = try ImageDecoder.read([UInt8](data))
         guard let buffer = malloc(image.pixels.count)?.assumingMemoryBound(to: UInt8.self) else {
             setError(errorOut, "out of memory")
             return runtimeError

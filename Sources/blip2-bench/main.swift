@@ -59,7 +59,7 @@ tool.run {
             throw UsageError("quality needs --reference, --candidate and an image")
         }
         let steps = options.tokens, threads = options.threads
-        let image = try PNMReader.read([UInt8](try SmallFile.read(options.positional[0])))
+        let image = try ImageDecoder.read([UInt8](try SmallFile.read(options.positional[0])))
         var greedy = GenerationParameters.greedy(maxNewTokens: steps)
         greedy.minNewTokens = steps
         // The reference picks the tokens; both then score the same sequence.

@@ -109,9 +109,9 @@ enum Commands {
 /// Reading an image argument: a path, or - for standard input.
 enum ImageInput {
     static func read(_ argument: String) throws -> RGBImage {
-        let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: PNMReader.maxFileBytes)
+        let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: ImageDecoder.maxFileBytes)
         do {
-            return try PNMReader.read([UInt8](bytes))
+            return try ImageDecoder.read([UInt8](bytes))
         } catch {
             throw ImageFileError(name: argument == "-" ? "standard input" : argument, error: error)
         }

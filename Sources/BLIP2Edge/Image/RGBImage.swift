@@ -39,12 +39,15 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
     case notPNM(String)
     case truncated(String)
+    /// A format we recognise but do not decode.
+    case unsupported(String)
 
     public var description: String {
         switch self {
         case let .invalid(m): m
         case let .notPNM(m): "not a PPM/PGM image: \(m)"
         case let .truncated(m): "image data is truncated: \(m)"
+        case let .unsupported(m): m
         }
     }
 }
