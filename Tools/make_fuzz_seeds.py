@@ -4,7 +4,7 @@
 Small on purpose (libFuzzer mutates them; each stays under the 64 KiB max_len Tools/fuzz.sh
 uses): GGUF files with every metadata type and tensor type and one with a tiny BLIP-2's whole
 configuration and vocabulary but no tensors; safetensors files; the tiny model's JSON files;
-small PPM/PGM images of each flavour; tokenizer strings; command lines.
+small PPM/PGM images of each flavour and PNGs of each colour type; tokenizer strings; command lines.
   .venv-ref/bin/python Tools/make_fuzz_seeds.py   (needs the gguf package; run blip2-quantize
   on Tests/Fixtures/tiny-a first if you want the BLIP-2 metadata seed refreshed: it reads
   that file's metadata with GGUFReader)
@@ -88,6 +88,12 @@ def pnm_seeds():
               "rgb-maxval100-20x10.ppm", "gray16-30x20-maxval4095.pgm"):
         put("pnm", f, (FIX / "images" / f).read_bytes())
     put("pnm", "p5-2x1", b"P5 2 1 255\n\x07\xc8")
+    # The target reads through ImageDecoder, so PNGs of each colour type, Adam7, tRNS and
+    # each deflate block type seed it too.
+    for f in ("c0-d1-7x5", "c0-d16-adam7-13x11", "c2-d16-7x5", "c3-d4-adam7-13x11", "c4-d8-7x5",
+              "c6-d16-7x5", "plte-short-trns-9x6", "trns-rgb16-hit-9x6", "deflate-stored-50x40",
+              "deflate-fixed-50x40", "adam7-rgb-2x3"):
+        put("pnm", f + ".png", (FIX / "png" / f"{f}.png").read_bytes())
 
 
 def tokenizer_seeds():
