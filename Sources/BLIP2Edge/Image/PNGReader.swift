@@ -60,7 +60,7 @@ public enum PNGReader {
             case "PLTE": palette = Array(content.prefix(768))
             case "tRNS": transparency = Array(content)
             case "IDAT":
-                guard let header else { throw .invalid("PNG: IDAT before IHDR") }
+                guard header != nil else { throw .invalid("PNG: IDAT before IHDR") }
                 compressed.append(contentsOf: content)
                 inImageData = true
             case "IEND": throw .truncated("the file has no image data")
