@@ -58,6 +58,14 @@ aarch64)
     command -v "$cc" >/dev/null && command -v qemu-aarch64 >/dev/null ||
         { echo "needs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"; exit 1; }
     dir="$out/aarch64"; build "$cc" "$dir" -O2
+    # SwiftPM builds the kernels with clang on ARM64 boards: compile them so too (no link,
+    # no run), as the target attributes and NEON intrinsics differ between the compilers.
+    if command -v clang >/dev/null; then
+        for f in "${srcs[@]}"; do
+            clang --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu "${cflags[@]}" -O2 -c "$f" -o /dev/null
+        done
+        echo "== clang --target=aarch64-linux-gnu: ${#srcs[@]} files compile"
+    fi
     q=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
     run_all "qemu cortex-a53 (no dotprod)" "${q[@]}" -cpu cortex-a53
     expect_variant neon "${q[@]}" -cpu cortex-a53

@@ -12,7 +12,7 @@ typedef enum {
     CK_VARIANT_AVX2 = 1,    // x86-64 AVX2 + FMA + F16C (Haswell, Zen and later)
     CK_VARIANT_NEON = 2,    // AArch64 Advanced SIMD (every ARMv8.0 CPU)
     CK_VARIANT_NEONDOT = 3, // AArch64 NEON with the dot-product extension (SDOT, ARMv8.2+)
-    CK_VARIANT_AVX512_VNNI = 4, // x86-64 AVX2 + AVX-512 VNNI, 256-bit (Ice Lake, Zen 4 and later)
+    CK_VARIANT_AVX512_VNNI = 4, // x86-64 AVX2 + AVX-512 VNNI (Ice Lake, Zen 4 and later)
     CK_VARIANT_NEON_I8MM = 5, // AArch64 NEON dot product + int8 matrix multiply (SMMLA: Graviton 3,
                               // Apple M2, Cortex-A710 and later)
     CK_VARIANT_COUNT = 6

@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct {
     ck_type_kernels f32, f16, q4_0, q8_0;
-    // Bytes per row and group in the panel layout; 0 for CK_PANEL_GROUP.
+    // Bytes per row and group in the panel layout: 8, or 0 for CK_PANEL_GROUP (4).
     int panel_group;
     // ggml-compatible Q8_0 quantization of one row into the row layout above (k % 32 == 0).
     void (*quantize_q8)(const float *x, size_t k, int8_t *qs, float *d, int32_t *s);

@@ -11,27 +11,32 @@
 #if defined(CK_X86)
 #include <cpuid.h>
 
+// The register state the OS saves (XCR0); ask only once CPUID says OSXSAVE.
+static unsigned xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return lo;
+}
+
 // AVX2 needs the CPU flags and the OS saving the ymm state (XCR0 bits 1 and 2).
 static int x86_has_avx2_fma_f16c(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
     if (!(fma && osxsave && avx && f16c)) return 0;
-    unsigned xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    if ((xcr0_lo & 6u) != 6u) return 0;
+    if ((xcr0() & 6u) != 6u) return 0;
     if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
     return (b >> 5) & 1;
 }
 
-// AVX-512 VNNI on 256-bit registers: AVX512F, BW, VL and VNNI, and the OS saving the opmask
-// and zmm state as well (XCR0 bits 5 to 7; a kernel may refuse it for its processes).
+// AVX-512 VNNI: AVX512F, BW, VL and VNNI, and the OS saving the opmask and zmm state as well
+// (XCR0 bits 5 to 7; a kernel may refuse it for its processes, and macOS enables it lazily,
+// so there this reads as absent and the AVX2 kernels run).
 static int x86_has_avx512_vnni(void) {
     if (!x86_has_avx2_fma_f16c()) return 0;
-    unsigned a, b, c, d, xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    if ((xcr0_lo & 0xE6u) != 0xE6u) return 0;
+    unsigned a, b, c, d;
+    if ((xcr0() & 0xE6u) != 0xE6u) return 0;
     __cpuid_count(7, 0, a, b, c, d);
     int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
     return f && bw && vl && vnni;

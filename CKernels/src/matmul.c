@@ -134,7 +134,11 @@ static void quantize_rows(mm_job *j, int r0, int r1) {
             int lane = r % CK_PANEL;
             for (int b = 0; b < nb; b++) {
                 int8_t *dst = (int8_t *)p->qs + (size_t)b * 32 * CK_PANEL + lane * g;
-                for (int c = 0; c < 32; c += g) memcpy(dst + c * CK_PANEL, qs + b * 32 + c, (size_t)g);
+                // Constant sizes in each branch, so each copy is one load and one store.
+                if (g == 8)
+                    for (int c = 0; c < 32; c += 8) memcpy(dst + c * CK_PANEL, qs + b * 32 + c, 8);
+                else
+                    for (int c = 0; c < 32; c += 4) memcpy(dst + c * CK_PANEL, qs + b * 32 + c, 4);
                 ((float *)p->d)[b * CK_PANEL + lane] = d[b];
                 ((int32_t *)p->s)[b * CK_PANEL + lane] = s[b];
             }

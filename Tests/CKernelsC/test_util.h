@@ -65,7 +65,7 @@ static double gamma_n(double n) { return n * U32 / (1.0 - n * U32); }
 // reference on, FOR_EACH_SIMD_VARIANT the others.
 #define FOR_EACH_VARIANT_FROM(v, first)                                                         \
     for (ck_variant v = (first); v < CK_VARIANT_COUNT; v = (ck_variant)(v + 1))                 \
-        if (ck_set_variant(v) == 0)
+        if (ck_set_variant(v) != 0) {} else
 #define FOR_EACH_VARIANT(v) FOR_EACH_VARIANT_FROM(v, CK_VARIANT_REF)
 #define FOR_EACH_SIMD_VARIANT(v) FOR_EACH_VARIANT_FROM(v, (ck_variant)(CK_VARIANT_REF + 1))
 

@@ -18,10 +18,7 @@
 // The int16 products of nibble pairs (2 x 15 x 127 at most) stay exact through two horizontal
 // adds (8 products, 15240 at most), so four rows are reduced in int16 and widened once.
 AVX2_INLINE __m256i nibble_products(const uint8_t *blk, __m256i x) {
-    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
-    // Upper lane shifted by 4: low nibbles = elements 0..15, high nibbles = 16..31.
-    __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
-    return _mm256_maddubs_epi16(nib, x);
+    return _mm256_maddubs_epi16(q4_nibbles(blk), x);
 }
 
 // Q8_0: signed products (|w| times x with w's sign moved onto x, as maddubs multiplies unsigned

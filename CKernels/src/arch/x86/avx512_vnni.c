@@ -22,11 +22,7 @@ VNNI_INLINE __m256i dot4(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbu
 // n = 1. Q4_0: the 32 nibbles (elements 0..15 in the low half, 16..31 in the high half) against
 // x; Q8_0: |w| against x with w's sign (x is never -128: the quantizer's range is +-127).
 VNNI_INLINE __m256i row_lanes(const uint8_t *blk, __m256i x, int q4) {
-    if (q4) {
-        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
-        __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
-        return dot4(_mm256_setzero_si256(), nib, x);
-    }
+    if (q4) return dot4(_mm256_setzero_si256(), q4_nibbles(blk), x);
     __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
     return dot4(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
 }
@@ -125,6 +121,7 @@ VNNI static void gemm_q4_0_q8_0_avx512_vnni(const void *w, size_t rb, int m, int
     if ((nr + CK_PANEL - 1) / CK_PANEL == 2) gemm_q4_512(w, rb, m, k, x, nr, y, ldy, 2);
     else gemm_q4_512(w, rb, m, k, x, nr, y, ldy, 1);
 }
+// block_isums above treats its input as Q8_0: it must never see Q4_0.
 #define Q4_GEMM gemm_q4_0_q8_0_avx512_vnni
 
 #include "x86_q8.h"

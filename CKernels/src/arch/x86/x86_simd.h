@@ -25,6 +25,13 @@ AVX2_INLINE float half_to_float(const void *p) {
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
 }
 
+// A Q4_0 block's 32 nibbles as bytes 0..15 (elements 0..15, the low nibbles) and 16..31 (the
+// high nibbles): the 16 data bytes in both lanes, the upper one shifted by 4.
+AVX2_INLINE __m256i q4_nibbles(const uint8_t *blk) {
+    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
+}
+
 AVX2_INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
