@@ -30,6 +30,20 @@ final class PNGTests: XCTestCase {
         }
     }
 
+    /// The fixtures whose tRNS key is wider than 8 bits have, at these rows' first pixel, a
+    /// pixel that matches only the key's low byte, as Pillow compares: it must be white there.
+    func testTransparencyKeysMatchOnTheirLowByteAsInPillow() throws {
+        let hits = ["trns-gray16-lowbyte-9x6": 1, "trns-gray8-lowbyte-9x6": 0, "trns-gray2-lowbyte-9x6": 0,
+                    "trns-rgb16-lowbyte-9x6": 2, "trns-rgb8-lowbyte-9x6": 0]
+        for (name, row) in hits {
+            let want = try expected.ints("\(name).rgb")
+            let o = 3 * row * 9
+            XCTAssertEqual(Array(want[o..<(o + 3)]), [255, 255, 255], "\(name): the fixture misses its key")
+            let image = try ImageDecoder.read(try file("\(name).png"))
+            XCTAssertEqual(Array(image.pixels[o..<(o + 3)]), [255, 255, 255], name)
+        }
+    }
+
     func testProcessorOutputMatchesTransformersBitForBit() throws {
         for key in ["full-pil-RGBA-17x9", "full-pil-P-trns-alphas-10x7"] {
             let w = try XCTUnwrap(expected.metadata["\(key).width"]?.integer)
