@@ -104,9 +104,18 @@ public enum PNGReader {
             guard b[11] == 0 else { throw .invalid("PNG: unknown filter method \(b[11])") }
             // Pillow takes any non-zero interlace method as Adam7.
             interlaced = b[12] != 0
+            channels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1
+            rawBytes = 0 // set, so that self is whole before the methods below read it
+            rawBytes = passes.reduce(0) { total, p in
+                let (w, h) = passSize(p)
+                return w == 0 || h == 0 ? total : total + h * (1 + rowBytes(w))
+            }
         }
 
-        var channels: Int { [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1 }
+        let channels: Int
+        /// Filtered scanlines, each with its filter byte; empty passes have none. Sizes are
+        /// bounded by checkSize (at most 10^8 pixels of 8 bytes), so no product overflows.
+        private(set) var rawBytes: Int
         var bitsPerPixel: Int { channels * bitDepth }
         /// The filter's byte distance to the "left" pixel.
         var filterStride: Int { max(1, bitsPerPixel / 8) }
@@ -122,14 +131,6 @@ public enum PNGReader {
 
         func rowBytes(_ w: Int) -> Int { (w * bitsPerPixel + 7) / 8 }
 
-        /// Filtered scanlines, each with its filter byte; empty passes have none. Sizes are
-        /// bounded by checkSize (at most 10^8 pixels of 8 bytes), so no product overflows.
-        var rawBytes: Int {
-            passes.reduce(0) { total, p in
-                let (w, h) = passSize(p)
-                return w == 0 || h == 0 ? total : total + h * (1 + rowBytes(w))
-            }
-        }
 
         func unfilterPasses(_ raw: [UInt8], _ store: (ArraySlice<UInt8>, Int, Int, Int) -> Void) throws(ImageError) {
             var offset = 0
