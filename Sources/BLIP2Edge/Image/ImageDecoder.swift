@@ -2,10 +2,8 @@
 /// content, never from a file name, because standard input and C callers have none.
 public enum ImageDecoder {
     /// A bound on the bytes read, so that a runaway stream or a huge file stops early. It
-    /// covers any binary PPM/PGM within RGBImage.maxPixels (600 MB at
-    /// 16-bit RGB), and PNGs up to 700 MiB, not every
-    /// PNG within that limit (1e8 pixels of 16-bit RGBA stored
-    /// uncompressed are 800 MB).
+    /// covers every binary PPM/PGM within RGBImage.maxPixels (600 MB at 16-bit RGB), but not
+    /// every PNG: 1e8 pixels of 16-bit RGBA stored uncompressed are 800 MB.
     public static let maxFileBytes = PNMReader.maxFileBytes
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
