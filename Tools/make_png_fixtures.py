@@ -176,6 +176,25 @@ def cases(rng: np.random.Generator):
     yield "deflate-fixed-50x40", encode(big, 2, 8, deflate="fixed")
     yield "ancillary-gama-text-7x5", encode(rand(5, 7, 3, 255), 2, 8,
                                             extra=chunk(b"gAMA", struct.pack(">I", 100000)) + chunk(b"tEXt", b"k\0v"))
+    # Keys past 8 bits: Pillow compares the 8-bit pixel (gray 16 clipped at 255, RGB 16 as its
+    # high bytes, low-depth gray scaled) with the key's low byte, so these pixels are hit.
+    g16[1, :3] = 4000 & 0xff
+    g16[2, :3] = 4000 >> 8
+    yield "trns-gray16-lowbyte-9x6", encode(g16, 0, 16, trns=struct.pack(">H", 4000))
+    g8 = rand(6, 9, 1, 255)
+    g8[0, :3] = 300 & 0xff
+    g8[1, :3] = 300 >> 8
+    yield "trns-gray8-lowbyte-9x6", encode(g8, 0, 8, trns=struct.pack(">H", 300))
+    g2 = rand(6, 9, 1, 3)
+    g2[0, :3] = 1  # scaled to 85 = 0x155 & 0xff
+    yield "trns-gray2-lowbyte-9x6", encode(g2, 0, 2, trns=struct.pack(">H", 0x155))
+    rgb16[2, :2] = (0x02ff, 0x0400, 0x06aa)
+    rgb16[3, :2] = (0x0201, 0x0403, 0x0605)
+    yield "trns-rgb16-lowbyte-9x6", encode(rgb16, 2, 16, trns=struct.pack(">HHH", 0x0102, 0x0304, 0x0506))
+    rgb8 = rand(6, 9, 3, 255)
+    rgb8[0, :2] = (2, 4, 6)
+    rgb8[1, :2] = (1, 3, 5)
+    yield "trns-rgb8-lowbyte-9x6", encode(rgb8, 2, 8, trns=struct.pack(">HHH", 0x0102, 0x0304, 0x0506))
 
 
 def main() -> None:

@@ -30,6 +30,20 @@ final class PNGTests: XCTestCase {
         }
     }
 
+    /// The fixtures whose tRNS key is wider than 8 bits have, at these rows' first pixel, a
+    /// pixel that matches only the key's low byte, as Pillow compares: it must be white there.
+    func testTransparencyKeysMatchOnTheirLowByteAsInPillow() throws {
+        let hits = ["trns-gray16-lowbyte-9x6": 1, "trns-gray8-lowbyte-9x6": 0, "trns-gray2-lowbyte-9x6": 0,
+                    "trns-rgb16-lowbyte-9x6": 2, "trns-rgb8-lowbyte-9x6": 0]
+        for (name, row) in hits {
+            let want = try expected.ints("\(name).rgb")
+            let o = 3 * row * 9
+            XCTAssertEqual(Array(want[o..<(o + 3)]), [255, 255, 255], "\(name): the fixture misses its key")
+            let image = try ImageDecoder.read(try file("\(name).png"))
+            XCTAssertEqual(Array(image.pixels[o..<(o + 3)]), [255, 255, 255], name)
+        }
+    }
+
     func testProcessorOutputMatchesTransformersBitForBit() throws {
         for key in ["full-pil-RGBA-17x9", "full-pil-P-trns-alphas-10x7"] {
             let w = try XCTUnwrap(expected.metadata["\(key).width"]?.integer)
@@ -123,7 +137,6 @@ final class PNGTests: XCTestCase {
 
     func testDeflateBombStopsAtTheLimit() throws {
         // 64 MiB of zeros compresses to about 64 KiB; the header allows 3 bytes of image.
-        var zeros = [UInt8](repeating: 0, count: 1 << 16)
         var bomb: [UInt8] = [0x78, 0x9c]
         // Fixed-Huffman block: literal 0 then repeated <length 258, distance 1> pairs.
         var bits = BitWriter()
@@ -135,7 +148,6 @@ final class PNGTests: XCTestCase {
         }
         bits.putCode(0, 7) // end of block
         bomb += bits.bytes + [0, 0, 0, 0]
-        zeros.removeAll()
         let file = png(ihdr(width: 1, height: 1), bomb)
         XCTAssertLessThan(file.count, 1 << 20)
         checkRejected(file, "inflates to more than the 4 bytes")
@@ -156,6 +168,49 @@ final class PNGTests: XCTestCase {
         // Stored block whose length check fails.
         XCTAssertThrowsMessage("length check") { _ = try Inflate.zlib([0x78, 0x01, 1, 1, 0, 0, 0, 9], limit: 100) }
         XCTAssertThrowsMessage("truncated") { _ = try Inflate.zlib([0x78], limit: 100) }
+    }
+
+    /// Dynamic blocks whose codes run to 15 bits and which write nothing, 30 bytes each. With a
+    /// table over all 15 bits each cost 2 x 32K stores (hours for a 700 MiB file); now each
+    /// costs about a thousand. A time bound is acceptable here because it only has to tell the
+    /// two apart: a debug build takes about 1 s for these blocks (~180 us each, measured), a
+    /// release build a few hundredths, and the old tables took ~2^16 stores per block.
+    func testEmptyDynamicBlocksWithLongCodesAreCheap() throws {
+        // Literals 0...13 get lengths 1...14, 14 and end-of-block 15, distances 0...15 the
+        // same: complete codes, whose code of length l < 15 is l - 1 ones and a zero.
+        func block(_ w: inout BitWriter, final: Bool, literals: [Int]) {
+            w.put(final ? 1 : 0, 1); w.put(2, 2)
+            w.put(0, 5); w.put(15, 5); w.put(15, 4) // 257 literal, 16 distance, 19 length codes
+            // Code-length code: length 4 for symbols 1...15 and 18, in the order DEFLATE lists them.
+            for sym in [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15] {
+                w.put(sym == 0 || sym == 16 || sym == 17 ? 0 : 4, 3)
+            }
+            func length(_ l: Int) { w.putCode(l - 1, 4) }
+            for l in 1...15 { length(l) }
+            w.putCode(15, 4); w.put(127, 7) // 138 zeros
+            w.putCode(15, 4); w.put(92, 7) // 103 zeros
+            length(15)
+            for l in 1...15 { length(l) }
+            length(15)
+            for sym in literals { sym < 14 ? w.putCode((1 << (sym + 1)) - 2, sym + 1) : w.putCode(0x7ffe, 15) }
+            w.putCode(0x7fff, 15) // end of block: the last 15-bit code
+        }
+        var unit = BitWriter()
+        for _ in 0..<8 { block(&unit, final: false, literals: []) }
+        XCTAssertEqual(unit.bytes.count, 239)
+        // The last block writes codes of 1, 9, 10, 13, 14 and 15 bits, through both lookups.
+        var last = BitWriter()
+        block(&last, final: true, literals: [0, 8, 9, 12, 13, 14])
+        let written: [UInt8] = [0, 8, 9, 12, 13, 14]
+        let blocks = 5_000
+        var stream: [UInt8] = [0x78, 0x01]
+        stream.reserveCapacity(blocks / 8 * unit.bytes.count + 10)
+        for _ in 0..<(blocks / 8) { stream += unit.bytes }
+        let a = Inflate.adler32(written)
+        stream += last.bytes + [UInt8(a >> 24), UInt8(a >> 16 & 255), UInt8(a >> 8 & 255), UInt8(a & 255)]
+        let start = Date()
+        XCTAssertEqual(try Inflate.zlib(stream, limit: 100), written)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "\(blocks) empty blocks")
     }
 
     func testOtherFormatsAreNamed() {

@@ -1,8 +1,9 @@
 /// The one place that turns an image file's bytes into RGB: the format is read from the
 /// content, never from a file name, because standard input and C callers have none.
 public enum ImageDecoder {
-    /// Covers every format we decode (PNG is the largest: RGBA at 16 bits, stored
-    /// uncompressed); reading a runaway stream or a huge file stops early.
+    /// A bound on the bytes read, so that a runaway stream or a huge file stops early. It
+    /// covers every binary PPM/PGM within RGBImage.maxPixels (600 MB at 16-bit RGB), but not
+    /// every PNG: 1e8 pixels of 16-bit RGBA stored uncompressed are 800 MB.
     public static let maxFileBytes = PNMReader.maxFileBytes
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {

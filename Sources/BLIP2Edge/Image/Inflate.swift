@@ -99,12 +99,19 @@ struct BitReader {
     }
 }
 
-/// A canonical Huffman code as one lookup table indexed by the next `maxLength` bits
-/// (reversed, as DEFLATE stores codes). Entries hold symbol << 4 | length; 0 marks a bit
-/// pattern that is no code.
+/// A canonical Huffman code: a lookup table indexed by the next `fastBits` bits (reversed, as
+/// DEFLATE stores codes) for the codes that short, and for longer ones a walk over the code
+/// lengths (puff.c's `decode`). A single table over all 15 bits would cost up to 32K stores
+/// per block, and a block that sets up its tables and writes nothing is about 30 bytes.
 struct HuffmanTable {
+    static let fastBits = 9
+    /// symbol << 4 | length for codes of at most `fastBits` bits; 0 otherwise.
     var table: [UInt16]
+    var tableBits: Int
     var maxLength: Int
+    /// Codes per length, and the symbols ordered by code (by length, then by symbol).
+    var perLength: [Int]
+    var symbols: [UInt16]
 
     /// zlib's rules: an over-subscribed code is an error; an incomplete one is allowed only
     /// when it is a single code of length 1 (or, for `canBeIncomplete == false`, never).
@@ -113,7 +120,7 @@ struct HuffmanTable {
         for l in lengths { perLength[Int(l)] += 1 }
         perLength[0] = 0
         var left = 1
-        maxLength = 0
+        var maxLength = 0
         for len in 1...15 {
             left <<= 1
             left -= perLength[len]
@@ -123,7 +130,20 @@ struct HuffmanTable {
         if left > 0 && maxLength > 0 && (!canBeIncomplete || maxLength != 1) {
             throw .invalid("deflate: a Huffman code is incomplete")
         }
-        table = [UInt16](repeating: 0, count: 1 << maxLength)
+        self.init(checkedLengths: lengths)
+    }
+
+    /// Lengths that form a complete code (or a single code of length 1).
+    init(checkedLengths lengths: ArraySlice<UInt8>) {
+        perLength = [Int](repeating: 0, count: 16)
+        for l in lengths { perLength[Int(l)] += 1 }
+        perLength[0] = 0
+        maxLength = perLength.lastIndex { $0 > 0 } ?? 0
+        tableBits = min(maxLength, Self.fastBits)
+        table = [UInt16](repeating: 0, count: 1 << tableBits)
+        var offsets = [Int](repeating: 0, count: 16)
+        for len in 1..<15 { offsets[len + 1] = offsets[len] + perLength[len] }
+        symbols = [UInt16](repeating: 0, count: offsets[15] + perLength[15])
         var next = [Int](repeating: 0, count: 16)
         var code = 0
         for len in 1..<16 {
@@ -132,6 +152,9 @@ struct HuffmanTable {
         }
         for (i, l) in lengths.enumerated() where l > 0 {
             let len = Int(l)
+            symbols[offsets[len]] = UInt16(i)
+            offsets[len] += 1
+            guard len <= tableBits else { continue }
             var reversed = 0
             var c = next[len]
             next[len] += 1
@@ -149,14 +172,31 @@ struct HuffmanTable {
     }
 
     func decode(_ bits: inout BitReader) throws(ImageError) -> Int {
-        let entry = Int(table[bits.peek(maxLength)])
+        let entry = Int(table[bits.peek(tableBits)])
         let len = entry & 15
-        guard len > 0 else {
-            if bits.count < maxLength { throw .truncated("the compressed data ends inside a code") }
-            throw .invalid("deflate: a bit pattern is not a code of the block's Huffman table")
+        if len > 0 {
+            try bits.drop(len)
+            return entry >> 4
         }
-        try bits.drop(len)
-        return entry >> 4
+        if maxLength > tableBits {
+            // Canonical codes of one length are consecutive: `first` is the first code of
+            // length `len`, `index` the position of its symbol in `symbols`.
+            let peeked = bits.peek(maxLength)
+            var code = 0, first = 0, index = 0
+            for len in 1...maxLength {
+                code |= peeked >> (len - 1) & 1
+                let count = perLength[len]
+                if code - first < count {
+                    try bits.drop(len)
+                    return Int(symbols[index + code - first])
+                }
+                index += count
+                first = (first + count) << 1
+                code <<= 1
+            }
+        }
+        if bits.count < maxLength { throw .truncated("the compressed data ends inside a code") }
+        throw .invalid("deflate: a bit pattern is not a code of the block's Huffman table")
     }
 }
 
@@ -178,15 +218,13 @@ struct Inflater {
     static let distanceExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
     static let codeLengthOrder: [Int] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
 
-    // Both fixed codes are complete, so building them cannot fail.
+    // Both fixed codes are complete.
     static let fixedLiterals: HuffmanTable = {
         let lengths = [UInt8](repeating: 8, count: 144) + [UInt8](repeating: 9, count: 112)
             + [UInt8](repeating: 7, count: 24) + [UInt8](repeating: 8, count: 8)
-        return (try? HuffmanTable(lengths: lengths[...], canBeIncomplete: false)) ?? HuffmanTable.empty
+        return HuffmanTable(checkedLengths: lengths[...])
     }()
-    static let fixedDistances: HuffmanTable = {
-        (try? HuffmanTable(lengths: [UInt8](repeating: 5, count: 32)[...], canBeIncomplete: false)) ?? HuffmanTable.empty
-    }()
+    static let fixedDistances = HuffmanTable(checkedLengths: [UInt8](repeating: 5, count: 32)[...])
 
     mutating func run() throws(ImageError) {
         var last = false
@@ -284,13 +322,5 @@ struct Inflater {
                 from += 1
             }
         }
-    }
-}
-
-extension HuffmanTable {
-    static let empty = HuffmanTable(table: [0], maxLength: 0)
-    private init(table: [UInt16], maxLength: Int) {
-        self.table = table
-        self.maxLength = maxLength
     }
 }

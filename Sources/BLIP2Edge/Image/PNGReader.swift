@@ -104,9 +104,18 @@ public enum PNGReader {
             guard b[11] == 0 else { throw .invalid("PNG: unknown filter method \(b[11])") }
             // Pillow takes any non-zero interlace method as Adam7.
             interlaced = b[12] != 0
+            channels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1
+            rawBytes = 0 // set, so that self is whole before the methods below read it
+            rawBytes = passes.reduce(0) { total, p in
+                let (w, h) = passSize(p)
+                return w == 0 || h == 0 ? total : total + h * (1 + rowBytes(w))
+            }
         }
 
-        var channels: Int { [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1 }
+        let channels: Int
+        /// Filtered scanlines, each with its filter byte; empty passes have none. Sizes are
+        /// bounded by checkSize (at most 10^8 pixels of 8 bytes), so no product overflows.
+        private(set) var rawBytes: Int
         var bitsPerPixel: Int { channels * bitDepth }
         /// The filter's byte distance to the "left" pixel.
         var filterStride: Int { max(1, bitsPerPixel / 8) }
@@ -122,14 +131,6 @@ public enum PNGReader {
 
         func rowBytes(_ w: Int) -> Int { (w * bitsPerPixel + 7) / 8 }
 
-        /// Filtered scanlines, each with its filter byte; empty passes have none. Sizes are
-        /// bounded by checkSize (at most 10^8 pixels of 8 bytes), so no product overflows.
-        var rawBytes: Int {
-            passes.reduce(0) { total, p in
-                let (w, h) = passSize(p)
-                return w == 0 || h == 0 ? total : total + h * (1 + rowBytes(w))
-            }
-        }
 
         func unfilterPasses(_ raw: [UInt8], _ store: (ArraySlice<UInt8>, Int, Int, Int) -> Void) throws(ImageError) {
             var offset = 0
@@ -183,15 +184,18 @@ public enum PNGReader {
                 var alpha = [UInt8](repeating: 255, count: 256)
                 for (i, a) in chunk.prefix(256).enumerated() { alpha[i] = a }
                 return .paletteAlpha(alpha)
+            // Pillow keeps the chunk's 16-bit value (0 or 255 for 1-bit, whose mode is "1"), and
+            // its convert("RGBA") (convert_transparent, rgbT2rgba in Convert.c) compares each
+            // pixel, already converted to 8-bit RGB, with the value's low byte: gray 2/4/8-bit
+            // scaled to 0...255, gray 16-bit clipped at 255, RGB 16-bit as its high bytes.
+            // So a key of 300 marks the pixels of 44, one of 4000 those of 160.
             case 0:
                 guard chunk.count >= 2 else { throw .invalid("PNG: the tRNS chunk is shorter than a gray value") }
-                // Pillow compares its own mode's pixel values with the chunk's value:
-                // 0/255 for 1-bit, scaled 8-bit for 2/4/8-bit, raw for 16-bit.
                 if bitDepth == 1 { return .gray(u16(0) != 0 ? 255 : 0) }
-                return .gray(u16(0))
+                return .gray(UInt8(u16(0) & 0xff))
             case 2:
                 guard chunk.count >= 6 else { throw .invalid("PNG: the tRNS chunk is shorter than an RGB value") }
-                return .rgb(u16(0), u16(2), u16(4))
+                return .rgb(UInt8(u16(0) & 0xff), UInt8(u16(2) & 0xff), UInt8(u16(4) & 0xff))
             default:
                 return nil
             }
@@ -200,8 +204,9 @@ public enum PNGReader {
 
     enum Transparency {
         case paletteAlpha([UInt8])
-        case gray(Int)
-        case rgb(Int, Int, Int)
+        /// The 8-bit value (per band for RGB) whose pixels become transparent.
+        case gray(UInt8)
+        case rgb(UInt8, UInt8, UInt8)
     }
 
     /// Turns unfiltered scanlines into Pillow's samples and then the processor's RGB.
@@ -254,12 +259,11 @@ public enum PNGReader {
                 var r = 0, g = 0, b = 0, a = 255
                 switch header.colorType {
                 case 0:
-                    let v = stored(0)
-                    r = min(v, 255); g = r; b = r
-                    if case let .gray(t) = transparency, v == t { a = 0 }
+                    r = min(stored(0), 255); g = r; b = r
+                    if case let .gray(t) = transparency, r == Int(t) { a = 0 }
                 case 2:
                     r = stored(0); g = stored(1); b = stored(2)
-                    if case let .rgb(tr, tg, tb) = transparency, r == tr, g == tg, b == tb { a = 0 }
+                    if case let .rgb(tr, tg, tb) = transparency, r == Int(tr), g == Int(tg), b == Int(tb) { a = 0 }
                 case 3:
                     let index = stored(0)
                     if 3 * index + 2 < palette.count {
