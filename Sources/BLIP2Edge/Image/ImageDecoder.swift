@@ -4,7 +4,7 @@ public enum ImageDecoder {
     /// A bound on the bytes read, so that a runaway stream or a huge file stops early. It
     /// covers every binary PPM/PGM within RGBImage.maxPixels (600 MB at 16-bit RGB), but not
     /// every PNG: 1e8 pixels of 16-bit RGBA stored uncompressed are 800 MB.
-    public static let maxFileBytes = PNMReader.maxFileBytes
+    public static let maxFileBytes = 700 << 20
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
         if PNGReader.isPNG(data) { return try PNGReader.read(data) }

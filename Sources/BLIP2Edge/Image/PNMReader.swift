@@ -5,10 +5,6 @@
 /// difference: Pillow opens gray images with maxval > 255 in 32-bit mode "I" and its RGB
 /// conversion then clips every sample above 255 to white; we scale them like the others.
 public enum PNMReader {
-    /// Far above any file we accept (RGBImage.maxPixels at 16 bits), so that reading a runaway
-    /// stream or a huge file stops early.
-    public static let maxFileBytes = 700 << 20
-
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
         var p = Parser(bytes: data)
         guard data.count >= 2, data[0] == UInt8(ascii: "P"), let kind = Kind(rawValue: data[1]) else {
