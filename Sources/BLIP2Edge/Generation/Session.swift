@@ -41,7 +41,7 @@ public final class Session: @unchecked Sendable {
         let c = model.config, w = model.file.weights
         let vision = VisionEncoder(w.vision, c.vision, arena)
         let qformer = QFormer(w.qformer, c, arena)
-        let language = LanguageModel(w.language, c.text, maxBatch: maxBatch, arena)
+        let language = LanguageModel(model.languageWeights, c.text, maxBatch: maxBatch, arena)
         let between = (arena.buffer(vision.outputCount), arena.buffer(qformer.outputCount))
         return ((vision, qformer, language, between.0, between.1), arena.bytes)
     }

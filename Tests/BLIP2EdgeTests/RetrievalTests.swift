@@ -1,0 +1,137 @@
+import Foundation
+import XCTest
+@testable import BLIP2Edge
+
+/// Image-text retrieval against transformers' Blip2ForImageTextRetrieval and BertTokenizer on
+/// the tiny seeded models (Tests/Fixtures/tiny-itm-*, retrieval/*.gguf; made by
+/// Tools/make_retrieval_fixtures.py).
+final class RetrievalTests: XCTestCase {
+    static let dir = TemporaryDirectory()
+
+    /// A tiny model converted to `type` (once per test run).
+    static func file(_ name: String, _ type: GGMLType) throws -> String {
+        let path = dir.file("\(name).\(type.rawValue).gguf")
+        if !FileManager.default.fileExists(atPath: path) {
+            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
+        }
+        return path
+    }
+
+    static func model(_ name: String, _ type: GGMLType) throws -> RetrievalModel { try RetrievalModel(path: try file(name, type)) }
+
+    static func reference(_ name: String) throws -> GGUFFile { try GGUFFile(path: Fixtures.path("retrieval/\(name).gguf")) }
+
+    /// Rows of ids stored flat with their lengths.
+    func rows(_ ref: GGUFFile, _ key: String) throws -> [[Int]] {
+        let flat = try ref.ints(key + "ids"), lengths = try ref.ints(key + "lengths")
+        var out: [[Int]] = [], start = 0
+        for n in lengths {
+            out.append(Array(flat[start..<(start + n)]))
+            start += n
+        }
+        XCTAssertEqual(start, flat.count)
+        return out
+    }
+
+    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
+        XCTAssertEqual(got.count, want.count)
+        var maxDiff: Float = 0, maxRef: Float = 0
+        for (g, w) in zip(got, want) {
+            maxDiff = max(maxDiff, abs(g - w))
+            maxRef = max(maxRef, abs(w))
+        }
+        return maxDiff / max(maxRef, .leastNormalMagnitude)
+    }
+
+    // MARK: Tokenizer
+
+    func testWordPieceIdsEqualTransformers() throws {
+        let ref = try Self.reference("wordpiece")
+        let strings = try XCTUnwrap(ref.metadata["strings"]?.array?.compactMap(\.string))
+        let expected = try rows(ref, "")
+        XCTAssertEqual(strings.count, expected.count)
+        XCTAssertGreaterThan(strings.count, 490)
+        // The slow (vocab.txt) and fast (tokenizer.json) files hold the same vocabulary.
+        let slow = try WordPieceVocabulary(directory: Fixtures.path("tiny-itm-a"))
+        let fast = try WordPieceVocabulary(directory: Fixtures.path("tiny-itm-b"))
+        XCTAssertEqual(slow, fast)
+        XCTAssertEqual(slow.tokens.last, "[DEC]")
+        let tokenizer = WordPieceTokenizer(vocabulary: slow)
+        var mismatches: [String] = []
+        for (s, want) in zip(strings, expected) where tokenizer.encode(s) != want {
+            mismatches.append("\(s.debugDescription): \(tokenizer.encode(s)) != \(want)")
+        }
+        XCTAssertEqual(mismatches, [], "\(mismatches.count) of \(strings.count) strings differ")
+
+        let maxLength = try XCTUnwrap(ref.metadata["truncated.max_length"]?.integer)
+        let truncated = try rows(ref, "truncated.")
+        for (s, want) in zip(strings, truncated) {
+            XCTAssertEqual(tokenizer.encode(s, maxLength: maxLength), want, s.debugDescription)
+        }
+    }
+
+    func testVocabularySurvivesTheModelFile() throws {
+        let model = try Self.model("tiny-itm-b", .f32)
+        XCTAssertEqual(model.tokenizer.vocabulary, try WordPieceVocabulary(directory: Fixtures.path("tiny-itm-b")))
+    }
+
+    // MARK: Forward
+
+    /// F32 weights: as ForwardTests, only summation order and transcendental approximations
+    /// separate us from PyTorch, a few float32 ulps per operation; 1e-4 of the largest
+    /// magnitude is far above that and far below a real mistake (a missing position embedding,
+    /// the wrong feed-forward for text rows or an unnormalised feature moves scores by 1e-2).
+    static let f32Tolerance: Float = 1e-4
+
+    func checkForward(_ name: String) throws {
+        let ref = try Self.reference(name)
+        let model = try Self.model(name, .f32)
+        let session = try RetrievalSession(model: model, threads: 2)
+        let image = try session.encode(pixels: try ref.floats("pixel_values"))
+        for (stage, got) in [("image_embeds", image.embeddings), ("qformer_output", session.qformer.lastHiddenState),
+                             ("image_features", image.features)] {
+            let e = relativeError(got, try ref.floats(stage))
+            print("\(name) \(stage): relative error \(e)")
+            XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
+        }
+        let texts = try XCTUnwrap(ref.metadata["texts"]?.array?.compactMap(\.string))
+        let ids = try rows(ref, "text_")
+        let textFeatures = try ref.floats("text_features"), itc = try ref.floats("itc")
+        let itmLogits = try ref.floats("itm_logits"), itm = try ref.floats("itm_probability")
+        let width = model.config.imageTextHiddenSize
+        for (i, text) in texts.enumerated() {
+            XCTAssertEqual(try model.tokens(text), ids[i], text)
+            let features = try session.features(text: text)
+            let e = relativeError(features, Array(textFeatures[(i * width)..<((i + 1) * width)]))
+            XCTAssertLessThan(e, Self.f32Tolerance, "\(name) text features of \(text)")
+            let score = try session.match(image, text: text)
+            // Scores are cosines and probabilities, O(1): the tolerance is absolute.
+            XCTAssertEqual(score.similarity, itc[i], accuracy: Self.f32Tolerance, "\(name) ITC of \(text)")
+            XCTAssertEqual(score.matchProbability, itm[i], accuracy: Self.f32Tolerance, "\(name) ITM of \(text)")
+            let logits = try session.matchLogits(image, tokens: ids[i])
+            XCTAssertEqual(logits.0, itmLogits[2 * i], accuracy: Self.f32Tolerance * max(1, abs(itmLogits[2 * i])))
+            XCTAssertEqual(logits.1, itmLogits[2 * i + 1], accuracy: Self.f32Tolerance * max(1, abs(itmLogits[2 * i + 1])))
+        }
+    }
+
+    func testTinyItmAMatchesTransformers() throws { try checkForward("tiny-itm-a") }
+    func testTinyItmBMatchesTransformers() throws { try checkForward("tiny-itm-b") }
+
+    // MARK: Bad input
+
+    func testEmptyAndOverlongTextsAreRefused() throws {
+        let model = try Self.model("tiny-itm-a", .f32)
+        XCTAssertThrowsMessage("the text is empty") { _ = try model.tokens("") }
+        XCTAssertThrowsMessage("the text is empty") { _ = try model.tokens(" \n\t") }
+        let long = Array(repeating: "cat", count: 200).joined(separator: " ")
+        XCTAssertThrowsMessage("reads at most \(model.maxTextTokens)") { _ = try model.tokens(long) }
+    }
+
+    func testEachFamilyRefusesTheOthersFile() throws {
+        let retrieval = try Self.file("tiny-itm-a", .f32)
+        XCTAssertThrowsMessage("an image-text retrieval model") { _ = try BLIP2Model(path: retrieval) }
+        let captioning = Self.dir.file("tiny-a.q8.gguf")
+        try Converter(plan: QuantizationPlan(fileType: .q8_0)).convert(input: Fixtures.path("tiny-a"), output: captioning)
+        XCTAssertThrowsMessage("its Q-Former has no text side") { _ = try RetrievalModel(path: captioning) }
+    }
+}
