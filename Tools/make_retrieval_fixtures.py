@@ -81,20 +81,38 @@ EXTRA_CORPUS = [
 
 
 def train_wordpiece(seed: int) -> list[str]:
-    """A WordPiece vocabulary (tokens by id) learnt by `tokenizers` from a seeded corpus."""
-    from tokenizers import BertWordPieceTokenizer
+    """A WordPiece vocabulary (tokens by id) from a seeded corpus, by counting rather than by the
+    `tokenizers` trainer, whose tie-breaking varies between runs: every character seen (alone and as
+    a `##` continuation), then the most frequent whole words, word beginnings and `##` endings."""
+    from collections import Counter
+
+    from tokenizers import normalizers, pre_tokenizers
 
     rng = random.Random(seed)
     words = pseudo_words(rng, 400)
     cum = list(range(1, len(words) + 1))
     lines = [corpus_line(rng, words, cum) for _ in range(3000)] + EXTRA_CORPUS * 20 + TEXTS * 20
-    tok = BertWordPieceTokenizer(lowercase=True, strip_accents=None, clean_text=True, handle_chinese_chars=True)
-    tok.train_from_iterator(lines, vocab_size=VOCAB_SIZE, special_tokens=SPECIALS, show_progress=False,
-                            limit_alphabet=300)
-    vocab = tok.get_vocab()
-    tokens = sorted(vocab, key=vocab.__getitem__)
-    if tokens[:len(SPECIALS)] != SPECIALS or len(tokens) != len(set(tokens)):
-        raise AssertionError("specials are not the first ids")
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for line in lines:
+        counts.update(w for w, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)))
+
+    def top(counter: Counter, n: int) -> list[str]:
+        return [t for t, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    chars = sorted({c for w in counts for c in w})
+    starts, ends = Counter(), Counter()
+    for w, n in counts.items():
+        for k in range(2, min(5, len(w) - 1) + 1):
+            starts[w[:k]] += n
+            ends["##" + w[-k:]] += n
+    tokens = SPECIALS + chars + ["##" + c for c in chars]
+    for t in top(Counter({w: n for w, n in counts.items() if len(w) > 1}), 300) + top(starts, 200) + top(ends, 200):
+        if t not in tokens and len(tokens) < VOCAB_SIZE:
+            tokens.append(t)
+    if len(tokens) != VOCAB_SIZE:
+        raise AssertionError(f"{len(tokens)} tokens, wanted {VOCAB_SIZE}")
     return tokens
 
 
