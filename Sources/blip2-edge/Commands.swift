@@ -110,10 +110,14 @@ enum Commands {
 enum ImageInput {
     static func read(_ argument: String) throws -> RGBImage {
         let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: ImageDecoder.maxFileBytes)
+        return try decode(bytes, name: argument == "-" ? "standard input" : argument)
+    }
+
+    static func decode(_ bytes: Data, name: String) throws -> RGBImage {
         do {
             return try ImageDecoder.read([UInt8](bytes))
         } catch {
-            throw ImageFileError(name: argument == "-" ? "standard input" : argument, error: error)
+            throw ImageFileError(name: name, error: error)
         }
     }
 

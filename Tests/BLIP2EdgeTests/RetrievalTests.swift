@@ -10,7 +10,7 @@ final class RetrievalTests: XCTestCase {
 
     /// A tiny model converted to `type` (once per test run).
     static func file(_ name: String, _ type: GGMLType) throws -> String {
-        let path = dir.file("\(name).\(type.rawValue).gguf")
+        let path = dir.file("\(name).\(type.description).gguf")
         if !FileManager.default.fileExists(atPath: path) {
             try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
         }

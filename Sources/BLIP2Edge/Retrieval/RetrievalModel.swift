@@ -49,13 +49,12 @@ public struct EncodedImage: Sendable {
 
     /// ITC: the best cosine between any query's features and the text's.
     public func similarity(_ text: [Float]) -> Float {
-        ImageFeatureMath.similarity(features, queryCount: queryCount, text: text)
+        Self.similarity(features, queryCount: queryCount, text: text)
     }
-}
 
-enum ImageFeatureMath {
-    /// max over queries q of features[q] . text (both unit vectors: a cosine).
-    static func similarity(_ features: [Float], queryCount: Int, text: [Float]) -> Float {
+    /// ITC of stored features [queries, width] with a text's: max over queries q of
+    /// features[q] . text (both unit vectors: a cosine). -infinity when the sizes disagree.
+    public static func similarity(_ features: [Float], queryCount: Int, text: [Float]) -> Float {
         let w = text.count
         guard queryCount > 0, features.count == queryCount * w else { return -.infinity }
         var best = -Float.infinity
