@@ -9,7 +9,7 @@ import Glibc
 // The C interface declared in blip2_edge.h (target CBLIP2EdgeAPI). Handles are retained Swift objects;
 // nothing Swift crosses the boundary except as an opaque pointer.
 
-private let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
+let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
 
 extension blip2_params {
     init(_ p: GenerationParameters) {
@@ -33,12 +33,12 @@ extension blip2_params {
     }
 }
 
-private func setError(_ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ message: String?) {
+func setError(_ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ message: String?) {
     guard let errorOut else { return }
     errorOut.pointee = message.map { strdup($0) }
 }
 
-private func status(of e: Error) -> Int32 {
+func status(of e: Error) -> Int32 {
     switch e {
     case RuntimeError.cancelled: cancelledStatus
     case RuntimeError.invalidInput: invalidArgument
