@@ -11,6 +11,8 @@ Writes, under Tests/Fixtures/:
   retrieval/tiny-itm-{a,b}.gguf   what transformers computes for one image and several texts: pixel
                          values, image embeddings, the query output, image features [queries, 256-like],
                          text ids and features, ITC scores, ITM logits and probabilities
+                         and, with the converter built (swift build), the same outputs of transformers run on
+                         the weights of our Q8_0 and Q4_0 files dequantized by gguf (`deq_q8_0.*`, `deq_q4_0.*`)
   retrieval/wordpiece.gguf        BertTokenizer ids ([CLS] ... [SEP]) of ~500 strings, and truncated ones
 
 The WordPiece vocabulary is trained here (bert-base-uncased's cannot be downloaded): specials first,
@@ -21,9 +23,9 @@ longest-match, `##` continuation and [UNK] words all occur.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -42,6 +44,9 @@ from checkpoint_json import dump_json, side_files, transformers_version  # noqa:
 from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES, init_weights  # noqa: E402
 from tokenizer_fixtures import corpus_line, pseudo_words  # noqa: E402
+from verify_gguf import hf_name  # noqa: E402
+
+QUANTIZER = FIXTURES.parent.parent / ".build" / "debug" / "blip2-quantize"
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DEC = "[DEC]"
@@ -246,6 +251,42 @@ def reference_outputs(model, tokenizer: BertTokenizer, directory: Path) -> tuple
     return {k: v.detach().numpy() for k, v in tensors.items()}, meta
 
 
+def dequantized_model(model, path: Path) -> tuple[Blip2ForImageTextRetrieval, str]:
+    """A copy of `model` with every weight replaced by gguf.quants.dequantize of the file's tensor."""
+    reader = gguf.GGUFReader(str(path))
+    base = model.state_dict()
+    state, counts = {}, {}
+    for t in reader.tensors:
+        name = hf_name(t.name)
+        qtype = gguf.GGMLQuantizationType(t.tensor_type)
+        counts[qtype.name] = counts.get(qtype.name, 0) + 1
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
+        value = gguf.quants.dequantize(np.asarray(t.data), qtype).astype(np.float32).reshape(shape)
+        if name not in base or tuple(base[name].shape) != shape or name in state:
+            raise AssertionError(f"{path.name}: tensor {t.name} -> {name} {shape} does not fit the model")
+        state[name] = torch.from_numpy(value.copy())
+    deq = Blip2ForImageTextRetrieval(model.config).eval()
+    deq.load_state_dict(state, strict=True)
+    return deq, ",".join(f"{k}:{v}" for k, v in sorted(counts.items()))
+
+
+def quantized_outputs(model, tokenizer, directory: Path, tensors: dict) -> dict:
+    """transformers on the dequantized weights of our Q8_0 and Q4_0 files: what our quantized run
+    should give, but for the quantization of activations (Q8_0 blocks) that the kernels add."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for qtype in ("q8_0", "q4_0"):
+            path = Path(tmp) / f"{directory.name}.{qtype}.gguf"
+            subprocess.run([str(QUANTIZER), str(directory), str(path), "--type", qtype, "--quiet"], check=True)
+            deq, types = dequantized_model(model, path)
+            got, _ = reference_outputs(deq, tokenizer, directory)
+            for key in ("image_features", "text_features", "itc", "itm_probability"):
+                out[f"deq_{qtype}.{key}"] = got[key]
+            print(f"  {qtype} ({types}): itc {np.round(got['itc'], 4)} (f32 {np.round(tensors['itc'], 4)}), "
+                  f"itm {np.round(got['itm_probability'], 4)} (f32 {np.round(tensors['itm_probability'], 4)})")
+    return out
+
+
 def write_gguf(path: Path, tensors: dict, meta: dict, generator: str) -> None:
     writer = gguf.GGUFWriter(str(path), arch="blip2-retrieval-fixtures")
     writer.add_key_value("fixture.generator", generator, GGUFValueType.STRING)
@@ -292,6 +333,10 @@ def main() -> None:
         directory = args.out / name
         tokenizer = write_checkpoint(directory, spec, model, tokens)
         tensors, meta = reference_outputs(model, tokenizer, directory)
+        if QUANTIZER.exists():
+            tensors.update(quantized_outputs(model, tokenizer, directory, tensors))
+        else:
+            print(f"  no {QUANTIZER}: the quantized outputs are left out (run swift build first)")
         write_gguf(args.out / "retrieval" / f"{name}.gguf", tensors, meta, "Tools/make_retrieval_fixtures.py")
         print(f"{name}: itc {np.round(tensors['itc'], 4)}, itm {np.round(tensors['itm_probability'], 4)}")
         if k == 0:
