@@ -4,6 +4,7 @@ usage: blip2-edge caption IMAGE... [--model FILE] [--prompt TEXT] [options]
        blip2-edge match IMAGE "TEXT"... [--model FILE]   (a retrieval model: ITM and ITC per text)
        blip2-edge embed IMAGE... | --text "TEXT"... [--out F]   (ITC features: JSON, or float32 to F)
        blip2-edge search "TEXT" IMAGE-OR-FOLDER... [--top N] [--rerank K] [--index F | --no-index]
+       blip2-edge serve [--model FILE] [--host 127.0.0.1] [--port 8080] [--sessions N] [--queue M] [--api-key KEY]
        blip2-edge info FILE
        blip2-edge tokenize --model FILE "TEXT"        (ids on one line)
        blip2-edge tokenize --model FILE --decode ID...
@@ -46,6 +47,22 @@ Generation (defaults are LAVIS's):
   --no-repeat-ngram N       forbid repeating any N-gram (0 = off)
   --temperature X, --top-k N, --top-p X, --seed N
                             sample instead (with --greedy or --beams 1)
+
+Serving over HTTP (serve; an OpenAI-style API, see the README):
+  --host ADDR               address to listen on (default 127.0.0.1: this machine only)
+  --port N                  TCP port (default 8080; 0: any free one). The first line on
+                            stdout is "listening on HOST:PORT"
+  --sessions N              requests run at once (default: one per two cores), each on
+                            --threads threads (default: the cores shared between them)
+  --queue M                 requests that may wait for a session (default 16); beyond
+                            that, 503 with Retry-After
+  --api-key KEY             every request but GET /health needs Authorization: Bearer KEY
+  --max-connections N       open connections at once (default 64; more get 503)
+  --read-timeout S          seconds for a request head, and per read of its body (default 10)
+  --idle-timeout S          seconds a kept-alive connection may wait for its next request
+                            (default 15)
+  SIGTERM or SIGINT stops listening, lets requests in flight finish for 10 s, cancels
+  the rest and exits 0.
 
 Running:
   --threads N               worker threads (default: all cores)

@@ -31,6 +31,14 @@ struct Options: ParsableArguments {
     @Option("--rerank", as: .int(0...1_000_000)) var rerank: Int?
     @Option("--index", as: .text) var index: String?
     @Flag("--no-index") var noIndex: Bool
+    @Option("--host", as: .text) var host: String?
+    @Option("--port", as: .int(0...65535)) var port: Int?
+    @Option("--sessions", as: .int(1...256)) var sessions: Int?
+    @Option("--queue", as: .int(0...100_000)) var queue: Int?
+    @Option("--api-key", as: .text) var apiKey: String?
+    @Option("--max-connections", as: .int(1...10_000)) var maxConnections: Int?
+    @Option("--read-timeout", as: .int(1...3600)) var readTimeout: Int?
+    @Option("--idle-timeout", as: .int(1...3600)) var idleTimeout: Int?
     @Flag("--help", "-h") var help: Bool
 
     /// Token ids to decode may be negative, to be refused as ids rather than as options.

@@ -19,6 +19,7 @@ tool.run {
     case "match": try RetrievalCommands.match(options)
     case "embed": try RetrievalCommands.embed(options)
     case "search": try RetrievalCommands.search(options)
-    default: throw UsageError("unknown command \(command) (caption, ask, match, embed, search, info, tokenize, preprocess)")
+    case "serve": try ServeCommand.run(options)
+    default: throw UsageError("unknown command \(command) (caption, ask, match, embed, search, serve, info, tokenize, preprocess)")
     }
 }
