@@ -337,6 +337,7 @@ final class ServeTests: XCTestCase {
         assertError(try server.request("POST", chat, headers: Self.json, body: Array(#"{"messages":[{"role":"user","content":"hi"}]}"#.utf8)), 400, "no image")
         assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["max_tokens": 0])), 400, "max_tokens")
         assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["n": 2])), 400, "n must be 1")
+        assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["max_tokens": 1000])), 400, "does not fit")
         assertError(try server.request("POST", "/v1/caption", headers: ["Content-Type": "image/png"], body: Array("not an image at all".utf8)), 400, "image")
         assertError(try server.request("POST", "/v1/ask", headers: ["Content-Type": "image/png"], body: image), 400, "question")
         assertError(try server.request("POST", "/v1/match?text=a", headers: ["Content-Type": "image/png"], body: image), 400, "retrieval model")
@@ -435,11 +436,13 @@ final class ServeTests: XCTestCase {
         let server = try Server(["--model", model, "--queue", "4"])
         for _ in 0..<3 {
             let c = try server.client()
-            let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 1024, "min_tokens": 1024, "stream": true])
+            let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 100, "min_tokens": 100, "stream": true])
             c.send("POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n")
             c.send(body)
             var byte: UInt8 = 0
-            _ = recv(c.fd, &byte, 1, 0)  // the stream has started
+            // The stream starts once the request has its session, before the image is
+            // encoded: hanging up then stops it before its first token.
+            _ = recv(c.fd, &byte, 1, 0)
         }
         // The one session is free again for the next request (the abandoned ones stop early).
         let r = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Content-Type": "image/png"], body: image)

@@ -36,15 +36,16 @@ struct ChatCompletions {
         let image = try RequestImage.decode(input.image)
         let question = input.question.trimmingCharacters(in: .whitespacesAndNewlines)
         let prompt = question.isEmpty ? nil : style.prompt(for: question)
-        let parameters = try options.parameters(defaults: question.isEmpty ? BLIP2Model.captionDefaults : BLIP2Model.questionDefaults,
+        var parameters = try options.parameters(defaults: question.isEmpty ? BLIP2Model.captionDefaults : BLIP2Model.questionDefaults,
                                                 streaming: stream)
         let promptTokens = model.config.queryTokenCount + 1 + (prompt.map { model.tokenizer.encode($0, addBOS: false).count } ?? 0)
+        try options.fit(&parameters, prefixLength: promptTokens, context: model.config.text.maxPositionEmbeddings)
         let id = "chatcmpl-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let eos = model.config.generation.eosTokenIds
 
         return try ModelRunner.run(pool, exchange, state: state) { session, watcher in
             guard stream else {
-                let result = try session.generate(image: image, prompt: prompt, parameters: parameters)
+                let result = try session.generate(image: image, prompt: prompt, parameters: parameters) { _ in !watcher.isGone }
                 state.metrics.generation(tokens: result.tokens.count, timings: result.timings)
                 let usage = Usage(prompt_tokens: promptTokens, completion_tokens: result.tokens.count)
                 return .json(Completion(id: id, created: Int(Date().timeIntervalSince1970), model: state.modelID,
@@ -62,6 +63,7 @@ struct ChatCompletions {
             let result: GenerationResult
             do {
                 result = try session.generate(image: image, prompt: prompt, parameters: parameters) { token in
+                    if watcher.isGone { return false }
                     let piece = text.add(token)
                     // A failed write means the client has gone: stop generating.
                     return piece.isEmpty || events.sendEvent(chunk(Delta(content: piece)))

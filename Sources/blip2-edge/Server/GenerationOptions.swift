@@ -58,4 +58,19 @@ struct GenerationOptions {
         if streaming && p.beamCount > 1 { throw .badRequest("a streamed reply needs greedy or sampled decoding (beams 1)") }
         return p
     }
+
+    /// Keeps the reply within the model's context: the prompt (`prefixLength` positions:
+    /// queries, BOS, prompt) and the new tokens. A max_tokens the client asked for that does
+    /// not fit is refused at once (rather than failing when the context runs out); a default
+    /// one is shortened.
+    func fit(_ p: inout GenerationParameters, prefixLength: Int, context: Int) throws(HTTPError) {
+        let room = context - prefixLength
+        guard room >= 1 else { throw .badRequest("the prompt takes \(prefixLength) of the model's \(context) context positions: no room for a reply") }
+        guard p.maxNewTokens > room else { return }
+        if let m = maxTokens {
+            throw .badRequest("max_tokens \(m) does not fit: the model's context is \(context) tokens and the image and prompt take \(prefixLength); at most \(room)")
+        }
+        p.maxNewTokens = room
+        p.minNewTokens = min(p.minNewTokens, room)
+    }
 }

@@ -62,11 +62,12 @@ struct ImageEndpoints {
             prompt = try fields.string("prompt")
             if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw HTTPError.badRequest("prompt is empty") }
         }
-        let parameters = try options.parameters(defaults: asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults, streaming: false)
-        let image = try RequestImage.decode(bytes)
+        var parameters = try options.parameters(defaults: asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults, streaming: false)
         let promptTokens = model.config.queryTokenCount + 1 + (prompt.map { model.tokenizer.encode($0, addBOS: false).count } ?? 0)
-        return try ModelRunner.run(pool, exchange, state: state) { session, _ in
-            let result = try session.generate(image: image, prompt: prompt, parameters: parameters)
+        try options.fit(&parameters, prefixLength: promptTokens, context: model.config.text.maxPositionEmbeddings)
+        let image = try RequestImage.decode(bytes)
+        return try ModelRunner.run(pool, exchange, state: state) { session, watcher in
+            let result = try session.generate(image: image, prompt: prompt, parameters: parameters) { _ in !watcher.isGone }
             state.metrics.generation(tokens: result.tokens.count, timings: result.timings)
             return .json(Reply(text: result.text, tokens: result.tokens,
                                finish_reason: ChatCompletions.finishReason(result.tokens, model.config.generation.eosTokenIds),

@@ -17,7 +17,10 @@ enum ModelRunner {
                 })
                 defer { watcher.stop() }
                 do {
-                    return try body(worker, watcher)
+                    let result = try body(worker, watcher)
+                    // The reply has nowhere to go (and generation stopped early for it).
+                    if watcher.isGone { throw ClientGone() }
+                    return result
                 } catch RuntimeError.cancelled {
                     if watcher.isGone { throw ClientGone() }
                     throw HTTPError.busy("the request was cancelled: the server is shutting down", retryAfter: 5)
