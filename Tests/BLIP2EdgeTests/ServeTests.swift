@@ -322,6 +322,15 @@ final class ServeTests: XCTestCase {
             XCTAssertTrue(done, "ends with [DONE]")
             XCTAssertTrue(streamed.text.contains("\"usage\""), "include_usage sends the counts")
         }
+        // An HTTP/1.0 client gets the events unchunked, ended by the end of the connection.
+        let old = try server.client()
+        let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 5, "stream": true])
+        old.send(Array("POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        let r = try old.readReply()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertNil(r.headers["transfer-encoding"])
+        XCTAssertEqual(r.headers["connection"], "close")
+        XCTAssertTrue(try Self.streamedText(r).done)
     }
 
     func testBadRequestsGetTheirStatusAndAJSONError() throws {
@@ -405,6 +414,10 @@ final class ServeTests: XCTestCase {
         assertError(try server.request("GET", "/v1/models", headers: ["Authorization": "Basic czNjcmV0"]), 401, "Bearer")
         XCTAssertEqual(try server.request("GET", "/v1/models", headers: ["Authorization": "Bearer s3cret"]).status, 200)
         XCTAssertEqual(try server.request("GET", "/health").status, 200, "health needs no key")
+        // A POST without the key is refused before its body is read.
+        let early = try server.client()
+        early.send("POST /v1/caption HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 50000000\r\n\r\n")
+        assertError(try early.readReply(), 401, "missing API key")
         let r = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Authorization": "Bearer s3cret", "Content-Type": "image/png"], body: image)
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(server.terminate(), 0)

@@ -42,12 +42,18 @@ final class Exchange {
 /// Handles one request: returns the response, or nil after streaming one through the exchange.
 typealias RequestHandler = @Sendable (Exchange) -> HTTPResponse?
 
+/// Looks at a request's head before its body is read: an error it returns is sent at once,
+/// without reading (up to 64 MiB of) a body that would be refused anyway, and the connection
+/// is then closed.
+typealias HeadCheck = @Sendable (HTTPRequest) -> HTTPError?
+
 /// One client connection, served on its own thread: requests one after another while the
 /// client keeps the connection alive (pipelined ones too, in order).
 final class HTTPConnection {
     let socket: Socket
     let limits: ServerLimits
     let handler: RequestHandler
+    let checkHead: HeadCheck
     let isStopping: () -> Bool
     /// Called with each request's status, for the metrics (path, status).
     let onResponse: @Sendable (String, Int) -> Void
@@ -56,11 +62,12 @@ final class HTTPConnection {
     private var buffer: [UInt8] = []
     private var start = 0
 
-    init(socket: Socket, limits: ServerLimits, handler: @escaping RequestHandler, isStopping: @escaping () -> Bool,
-         onResponse: @escaping @Sendable (String, Int) -> Void) {
+    init(socket: Socket, limits: ServerLimits, handler: @escaping RequestHandler, checkHead: @escaping HeadCheck,
+         isStopping: @escaping () -> Bool, onResponse: @escaping @Sendable (String, Int) -> Void) {
         self.socket = socket
         self.limits = limits
         self.handler = handler
+        self.checkHead = checkHead
         self.isStopping = isStopping
         self.onResponse = onResponse
     }
@@ -74,8 +81,8 @@ final class HTTPConnection {
             do {
                 request = try readRequest(requestDeadline)
             } catch {
-                // Nothing after a broken or unfinished request can be read reliably.
-                send(.error(error), keepAlive: false, path: nil)
+                // Nothing after a broken, unfinished or unread request can be read reliably.
+                send(.error(error), keepAlive: false, path: error.path)
                 socket.closeAfterLingering()
                 return
             }
@@ -155,6 +162,10 @@ final class HTTPConnection {
         guard let end = headEnd, end - start <= limits.maxHeaderBytes else { throw Self.headTooLarge(limits) }
         var (request, framing) = try HTTPRequestParser.parseHead(buffer[start..<end])
         start = end
+        if var refusal = checkHead(request) {
+            refusal.path = request.path
+            throw refusal
+        }
         switch framing {
         case .none:
             break

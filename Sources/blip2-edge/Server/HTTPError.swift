@@ -8,6 +8,8 @@ struct HTTPError: Error, CustomStringConvertible {
     /// framing was broken, or its body was not read): close it after the response.
     var closesConnection = false
     var headers: [(String, String)] = []
+    /// The request's path when known, for the metrics.
+    var path: String?
 
     var description: String { "\(status) \(message)" }
 

@@ -27,11 +27,12 @@ struct HTTPResponse {
     }
 
     /// Status line and headers, with the framing headers this server always sets.
-    static func head(status: Int, headers: [(String, String)], framing: (String, String), keepAlive: Bool) -> [UInt8] {
+    /// `framing` is nil for a body that ends with the connection (streaming to HTTP/1.0).
+    static func head(status: Int, headers: [(String, String)], framing: (String, String)?, keepAlive: Bool) -> [UInt8] {
         var s = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\n"
         s += "Server: blip2-edge\r\n"
         for (name, value) in headers { s += "\(name): \(value)\r\n" }
-        s += "\(framing.0): \(framing.1)\r\n"
+        if let framing { s += "\(framing.0): \(framing.1)\r\n" }
         s += "Connection: \(keepAlive ? "keep-alive" : "close")\r\n\r\n"
         return Array(s.utf8)
     }
@@ -59,8 +60,8 @@ final class StreamingResponse {
     }
 
     func start(status: Int, headers: [(String, String)], keepAlive: Bool) {
-        let framing = chunked ? ("Transfer-Encoding", "chunked") : ("Cache-Control", "no-cache")
-        write(HTTPResponse.head(status: status, headers: headers, framing: framing, keepAlive: keepAlive && chunked))
+        write(HTTPResponse.head(status: status, headers: headers, framing: chunked ? ("Transfer-Encoding", "chunked") : nil,
+                                keepAlive: keepAlive && chunked))
     }
 
     /// Returns false when the client is gone.

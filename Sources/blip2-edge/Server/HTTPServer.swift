@@ -94,7 +94,7 @@ final class HTTPServer: @unchecked Sendable {
 
     /// Accepts connections until a signal asks to stop; then stops listening and returns
     /// (connections in flight go on: see `waitForConnections`).
-    func run(handler: @escaping RequestHandler, onResponse: @escaping @Sendable (String, Int) -> Void) {
+    func run(handler: @escaping RequestHandler, checkHead: @escaping HeadCheck, onResponse: @escaping @Sendable (String, Int) -> Void) {
         while true {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, 2, -1)
@@ -120,7 +120,7 @@ final class HTTPServer: @unchecked Sendable {
             }
             let limits = self.limits
             let thread = Thread { [self] in
-                HTTPConnection(socket: socket, limits: limits, handler: handler, isStopping: { [self] in isStopping },
+                HTTPConnection(socket: socket, limits: limits, handler: handler, checkHead: checkHead, isStopping: { [self] in isStopping },
                                onResponse: onResponse).serve()
                 lock.lock()
                 active -= 1

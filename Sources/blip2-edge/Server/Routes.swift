@@ -24,6 +24,19 @@ struct Routes: Sendable {
         }
     }
 
+    /// Before a body is read: a wrong key is answered without reading it, so that clients
+    /// without the key cannot make the server buffer bodies. So is a full queue when the
+    /// client waits for `100 Continue` before sending its body (curl does for large ones);
+    /// otherwise the body is read, to keep the connection usable for the retry.
+    func checkHead(_ r: HTTPRequest) -> HTTPError? {
+        guard Self.postRoutes.contains(r.path) else { return nil }
+        do { try state.authorize(r) } catch { return error }
+        if r.header("expect")?.lowercased() == "100-continue", let m = state.loaded, m.isFull {
+            return .busy("every session is busy and the queue is full; retry later", retryAfter: 1)
+        }
+        return nil
+    }
+
     private func route(_ exchange: Exchange) throws -> HTTPResponse? {
         let r = exchange.request
         // /health answers without the key: load balancers and supervisors probe it.

@@ -52,7 +52,7 @@ enum ServeCommand {
 
         let routes = Routes(state: state)
         let metrics = state.metrics
-        server.run(handler: { routes.handle($0) }, onResponse: { metrics.request(path: $0, status: $1) })
+        server.run(handler: { routes.handle($0) }, checkHead: { routes.checkHead($0) }, onResponse: { metrics.request(path: $0, status: $1) })
 
         log("stopping: no new connections; waiting up to \(Int(gracePeriod)) s for \(server.activeConnections) open")
         if !server.waitForConnections(until: .after(seconds: gracePeriod)) {

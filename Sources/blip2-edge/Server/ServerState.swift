@@ -20,6 +20,14 @@ enum LoadedModel {
         }
     }
 
+    /// Every session busy and the queue full: a new request would be refused.
+    var isFull: Bool {
+        switch self {
+        case let .captioning(_, p): p.isFull
+        case let .retrieval(_, p): p.isFull
+        }
+    }
+
     var sessions: Int {
         switch self {
         case let .captioning(_, p): p.size

@@ -38,6 +38,12 @@ final class SessionPool<Worker>: @unchecked Sendable {
         return waiting.count
     }
 
+    var isFull: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return free.isEmpty && waiting.count >= queueLimit
+    }
+
     var busyCount: Int {
         condition.lock()
         defer { condition.unlock() }
