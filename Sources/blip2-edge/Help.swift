@@ -57,6 +57,7 @@ Serving over HTTP (serve; an OpenAI-style API, see the README):
   --queue M                 requests that may wait for a session (default 16); beyond
                             that, 503 with Retry-After
   --api-key KEY             every request but GET /health needs Authorization: Bearer KEY
+                            (or set BLIP2_API_KEY, which other users cannot see in ps)
   --max-connections N       open connections at once (default 64; more get 503)
   --read-timeout S          seconds for a request head, and per read of its body (default 10)
   --idle-timeout S          seconds a kept-alive connection may wait for its next request

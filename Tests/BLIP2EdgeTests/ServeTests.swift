@@ -29,8 +29,12 @@ final class ServeTests: XCTestCase {
         let port: UInt16
         private let errors = Pipe()
 
-        init(_ args: [String]) throws {
+        init(_ args: [String], environment: [String: String]? = nil) throws {
             process.executableURL = EdgeCommandTests.binary
+            // Without a key from the test's own environment unless one is given.
+            var inherited = ProcessInfo.processInfo.environment
+            inherited["BLIP2_API_KEY"] = nil
+            process.environment = environment ?? inherited
             process.arguments = ["serve", "--port", "0", "--sessions", "1", "--threads", "1"] + args
             let out = Pipe()
             process.standardOutput = out
@@ -421,6 +425,14 @@ final class ServeTests: XCTestCase {
         let r = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Authorization": "Bearer s3cret", "Content-Type": "image/png"], body: image)
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(server.terminate(), 0)
+
+        // The key may come from the environment instead.
+        var env = ProcessInfo.processInfo.environment
+        env["BLIP2_API_KEY"] = "from-env"
+        let fromEnv = try Server(["--model", model], environment: env)
+        assertError(try fromEnv.request("GET", "/v1/models"), 401, "missing API key")
+        XCTAssertEqual(try fromEnv.request("GET", "/v1/models", headers: ["Authorization": "Bearer from-env"]).status, 200)
+        XCTAssertEqual(fromEnv.terminate(), 0)
     }
 
     func testKeepAliveAndPipelining() throws {

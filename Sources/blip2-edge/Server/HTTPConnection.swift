@@ -95,7 +95,8 @@ final class HTTPConnection {
                 if !keep { return }
             } else {
                 let failed = exchange.stream?.failed ?? true
-                onResponse(request.path, 200)
+                // 499 (nginx's "client closed request") when the client left mid-stream.
+                onResponse(request.path, failed ? 499 : 200)
                 if failed || !exchange.keepAlive || request.minorVersion == 0 || isStopping() { return }
             }
         }

@@ -22,18 +22,20 @@ enum ServeCommand {
         let sessions = o.sessions ?? max(1, cores / 2)
         let threads = o.threads > 0 ? o.threads : max(1, cores / sessions)
         if let key = o.apiKey, key.isEmpty { throw UsageError("--api-key is empty") }
+        // The environment keeps the key out of `ps` output, which every local user can read.
+        let apiKey = o.apiKey ?? ProcessInfo.processInfo.environment["BLIP2_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         var limits = ServerLimits()
         if let t = o.readTimeout { limits.readTimeout = Double(t) }
         if let t = o.idleTimeout { limits.idleTimeout = Double(t) }
 
-        let state = ServerState(modelID: (path as NSString).lastPathComponent, apiKey: o.apiKey)
+        let state = ServerState(modelID: (path as NSString).lastPathComponent, apiKey: apiKey)
         let server = try HTTPServer(host: o.host ?? "127.0.0.1", port: o.port ?? 8080, limits: limits,
                                     maxConnections: o.maxConnections ?? 64)
         state.connections = { server.activeConnections }
         // The first line of output, for scripts and tests that asked for port 0.
         print("listening on \(server.address)")
         fflush(nil)
-        if o.apiKey == nil && !isLoopback(o.host ?? "127.0.0.1") {
+        if apiKey == nil && !isLoopback(o.host ?? "127.0.0.1") {
             log("warning: listening beyond this machine without --api-key: anyone who can reach \(server.address) can use the model")
         }
 
