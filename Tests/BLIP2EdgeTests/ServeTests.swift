@@ -350,6 +350,12 @@ final class ServeTests: XCTestCase {
         assertError(try server.request("POST", chat, headers: Self.json, body: Array(#"{"messages":[{"role":"user","content":"hi"}]}"#.utf8)), 400, "no image")
         assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["max_tokens": 0])), 400, "max_tokens")
         assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["n": 2])), 400, "n must be 1")
+        assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["seed": 1e19])), 400, "seed")
+        assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["stream": "yes"])), 400, "stream")
+        assertError(try server.request("POST", "/v1/caption?length_penalty=1e300", headers: ["Content-Type": "image/png"], body: image), 400, "length_penalty")
+        assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), text: String(repeating: "why ", count: 5000))),
+                    400, "longer than")
+        assertError(try server.request("POST", "/v1/caption?temperature=hot", headers: ["Content-Type": "image/png"], body: image), 400, "temperature")
         assertError(try server.request("POST", chat, headers: Self.json, body: Self.chat(Self.dataURI(image), extra: ["max_tokens": 1000])), 400, "does not fit")
         assertError(try server.request("POST", "/v1/caption", headers: ["Content-Type": "image/png"], body: Array("not an image at all".utf8)), 400, "image")
         assertError(try server.request("POST", "/v1/ask", headers: ["Content-Type": "image/png"], body: image), 400, "question")

@@ -35,6 +35,7 @@ struct ChatCompletions {
         }
         let image = try RequestImage.decode(input.image)
         let question = input.question.trimmingCharacters(in: .whitespacesAndNewlines)
+        try GenerationOptions.checkLength(question, "question")
         let prompt = question.isEmpty ? nil : style.prompt(for: question)
         var parameters = try options.parameters(defaults: question.isEmpty ? BLIP2Model.captionDefaults : BLIP2Model.questionDefaults,
                                                 streaming: stream)

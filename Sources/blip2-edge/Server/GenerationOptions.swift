@@ -59,6 +59,14 @@ struct GenerationOptions {
         return p
     }
 
+    /// Prompts are at most 256 tokens (a session's bound); refusing longer text before
+    /// tokenizing it keeps a 64 MiB question from costing seconds of CPU.
+    static let maxTextBytes = 8192
+
+    static func checkLength(_ text: String, _ what: String) throws(HTTPError) {
+        guard text.utf8.count <= maxTextBytes else { throw .badRequest("the \(what) is longer than \(maxTextBytes) bytes") }
+    }
+
     /// Keeps the reply within the model's context: the prompt (`prefixLength` positions:
     /// queries, BOS, prompt) and the new tokens. A max_tokens the client asked for that does
     /// not fit is refused at once (rather than failing when the context runs out); a default

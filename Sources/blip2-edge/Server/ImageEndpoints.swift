@@ -62,6 +62,7 @@ struct ImageEndpoints {
             prompt = try fields.string("prompt")
             if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw HTTPError.badRequest("prompt is empty") }
         }
+        if let p = prompt { try GenerationOptions.checkLength(p, asking ? "question" : "prompt") }
         var parameters = try options.parameters(defaults: asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults, streaming: false)
         let promptTokens = model.config.queryTokenCount + 1 + (prompt.map { model.tokenizer.encode($0, addBOS: false).count } ?? 0)
         try options.fit(&parameters, prefixLength: promptTokens, context: model.config.text.maxPositionEmbeddings)
@@ -91,6 +92,7 @@ struct ImageEndpoints {
         guard !texts.isEmpty else { throw HTTPError.badRequest("match needs at least one text (query parameters or form fields named text)") }
         guard texts.count <= Self.maxTexts else { throw HTTPError.badRequest("at most \(Self.maxTexts) texts per request") }
         for t in texts {
+            try GenerationOptions.checkLength(t, "text")
             do { _ = try model.tokens(t) } catch { throw HTTPError.badRequest("text \"\(t.prefix(40))\": \(error)") }
         }
         let image = try RequestImage.decode(bytes)

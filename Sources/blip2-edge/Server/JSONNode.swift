@@ -58,15 +58,16 @@ protocol RequestFields {
 extension RequestFields {
     func int(_ name: String, in range: ClosedRange<Int>) throws(HTTPError) -> Int? {
         guard let x = try number(name) else { return nil }
-        guard x.rounded() == x, x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+        // Int(exactly:), not Int(_:): a number beyond Int's range (1e19) must not trap.
+        guard let i = Int(exactly: x), range.contains(i) else {
             throw .badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
-        return Int(x)
+        return i
     }
 
     func float(_ name: String, _ what: String, where allowed: (Double) -> Bool) throws(HTTPError) -> Float? {
         guard let x = try number(name) else { return nil }
-        guard x.isFinite, allowed(x) else { throw .badRequest("\(name) must be \(what)") }
+        guard x.isFinite, Float(x).isFinite, allowed(x) else { throw .badRequest("\(name) must be \(what)") }
         return Float(x)
     }
 }
