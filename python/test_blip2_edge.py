@@ -2,6 +2,7 @@
   BLIP2_TEST_MODEL=tiny-a.q4_0.gguf BLIP2_EDGE=.build/debug/blip2-edge \
   BLIP2_EDGE_LIBRARY=.build/debug/libblip2_edge.so python3 -m unittest python/test_blip2_edge.py
 Answers are compared with the blip2-edge command's on the same file: both run the same library."""
+import ctypes
 import os
 import subprocess
 import sys
@@ -96,6 +97,24 @@ class ModuleTests(unittest.TestCase):
         self.assertEqual(e.exception.status, blip2_edge.INVALID_ARGUMENT)
         with self.assertRaises(blip2_edge.Blip2Error):
             self.model.caption(IMAGE, num_beams=99)
+
+    def test_null_handles_and_bad_sizes_return_the_documented_status(self):
+        lib, error, out = blip2_edge._lib, ctypes.c_void_p(), ctypes.c_void_p()
+        self.assertEqual(lib.blip2_encode_image(None, None, 1, 1, ctypes.byref(out), ctypes.byref(error)),
+                         blip2_edge.INVALID_ARGUMENT)
+        self.assertIn("must not be NULL", blip2_edge._take_string(error))
+        pixel = (ctypes.c_uint8 * 3)()
+        for w, h in ((0, 1), (1, -5), (1 << 20, 1 << 20)):
+            self.assertEqual(lib.blip2_encode_image(self.model._session, pixel, w, h, ctypes.byref(out), ctypes.byref(error)),
+                             blip2_edge.INVALID_ARGUMENT, (w, h))
+            self.assertIn("empty or too large", blip2_edge._take_string(error))
+        self.assertIsNone(out.value)
+        text = ctypes.c_void_p()
+        self.assertEqual(lib.blip2_generate_stream(self.model._session, None, None, None, blip2_edge.TOKEN_CALLBACK(), None,
+                                                   ctypes.byref(text), ctypes.byref(error)), blip2_edge.INVALID_ARGUMENT)
+        blip2_edge._take_string(error)
+        lib.blip2_image_free(None)       # NULL is a no-op, as free()
+        lib.blip2_session_free(None)
 
 
 if __name__ == "__main__":
