@@ -13,19 +13,23 @@ enum Commands {
             throw UsageError("--prompt is empty")
         }
         let parameters = try o.parameters(defaults: BLIP2Model.captionDefaults)
-        try run(o, images: o.positional, prompt: o.prompt, parameters: parameters)
+        try run(o, images: o.positional, prompts: [o.prompt], parameters: parameters)
     }
 
+    /// One image, any number of questions: the image is encoded once.
     static func ask(_ o: Options) throws {
-        guard o.positional.count == 2 else { throw UsageError("ask needs an image and a question") }
-        let question = o.positional[1]
-        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the question is empty") }
+        guard o.positional.count >= 2 else { throw UsageError("ask needs an image and a question") }
+        let questions = Array(o.positional.dropFirst())
+        guard questions.allSatisfy({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
+            throw UsageError("the question is empty")
+        }
         let parameters = try o.parameters(defaults: BLIP2Model.questionDefaults)
-        try run(o, images: [o.positional[0]], prompt: o.promptStyle.prompt(for: question), parameters: parameters)
+        try run(o, images: [o.positional[0]], prompts: questions.map { o.promptStyle.prompt(for: $0) }, parameters: parameters)
     }
 
-    /// Loads the model once, then captions each image in turn.
-    static func run(_ o: Options, images: [String], prompt: String?, parameters: GenerationParameters) throws {
+    /// Loads the model once, then encodes each image in turn and generates once per prompt
+    /// (nil: a caption) from the encoded image.
+    static func run(_ o: Options, images: [String], prompts: [String?], parameters: GenerationParameters) throws {
         if images.filter({ $0 == "-" }).count > 1 { throw UsageError("standard input (-) can be read only once") }
         let progress = Progress(enabled: !o.quiet && isatty(STDERR_FILENO) == 1)
         var t = now()
@@ -39,18 +43,24 @@ enum Commands {
             t = now()
             progress.show("reading \(image)")
             let rgb = try ImageInput.read(image)
-            progress.show("captioning \(image)")
-            let result = try session.generate(image: rgb, prompt: prompt, parameters: parameters)
-            progress.clear()
-            let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
-                              mappedBytes: model.gguf.size)
-            if o.json {
-                try JSONOutput.print(image: image, result: result, stats: stats)
-            } else {
-                print(result.text)
+            progress.show("encoding \(image)")
+            let encoded = try session.encode(image: rgb)
+            for prompt in prompts {
+                progress.show(prompt == nil ? "captioning \(image)" : "answering")
+                var result = try session.generate(encoded, prompt: prompt, parameters: parameters)
+                progress.clear()
+                result.timings.total = now() - t
+                let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
+                                  mappedBytes: model.gguf.size)
+                if o.json {
+                    try JSONOutput.print(image: image, result: result, stats: stats)
+                } else {
+                    print(result.text)
+                }
+                if o.stats { stats.report() }
+                fflush(nil)
+                t = now()
             }
-            if o.stats { stats.report() }
-            fflush(nil)
         }
     }
 

@@ -1,6 +1,6 @@
 let usage = """
 usage: blip2-edge caption IMAGE... [--model FILE] [--prompt TEXT] [options]
-       blip2-edge ask IMAGE "QUESTION" [--model FILE] [--prompt-style short|answer] [options]
+       blip2-edge ask IMAGE "QUESTION"... [--model FILE] [--prompt-style short|answer] [options]
        blip2-edge match IMAGE "TEXT"... [--model FILE]   (a retrieval model: ITM and ITC per text)
        blip2-edge embed IMAGE... | --text "TEXT"... [--out F]   (ITC features: JSON, or float32 to F)
        blip2-edge search "TEXT" IMAGE-OR-FOLDER... [--top N] [--rerank K] [--index F | --no-index]
@@ -11,8 +11,9 @@ usage: blip2-edge caption IMAGE... [--model FILE] [--prompt TEXT] [options]
        blip2-edge preprocess IMAGE --model FILE --out F   (float32 pixels, (3, H, W), little-endian)
 
 IMAGE is a PNG, PPM or PGM file (found by content, not by name), or - for standard input.
-Several images in one call reuse the loaded model. The text goes to stdout, one line per
-image; diagnostics go to stderr.
+Several images in one call reuse the loaded model, several questions the encoded image (the
+vision tower runs once). The text goes to stdout, one line per image or question; diagnostics
+go to stderr.
 
 The model file is --model FILE, else $BLIP2_MODEL, else
 $XDG_DATA_HOME/blip2-edge/blip2-opt-2.7b.q4 (~/.local/share/... when XDG_DATA_HOME is unset).

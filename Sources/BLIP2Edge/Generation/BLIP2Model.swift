@@ -66,6 +66,15 @@ public final class BLIP2Model: Sendable {
     }
 }
 
+/// An image encoded for the language model: the Q-Former's queries projected to its width
+/// ([queries, text hidden]). A value: keep it, share it between threads and sessions of the
+/// same model, caption and ask about it without running the vision tower again.
+public struct ProjectedImage: Sendable {
+    public let values: [Float]
+    /// What encoding it cost (preprocess, vision, qformer).
+    public let timings: StageTimings
+}
+
 /// The outcome of one caption or answer.
 public struct GenerationResult: Sendable {
     /// Decoded and stripped of surrounding whitespace, as transformers' batch_decode + strip.

@@ -64,6 +64,41 @@ blip2_status blip2_caption(blip2_session *session, const uint8_t *rgb, int width
 blip2_status blip2_ask(blip2_session *session, const uint8_t *rgb, int width, int height,
                        const char *question, const blip2_params *params, char **text, char **error);
 
+/* Encode once, ask many times: the vision tower, the Q-Former and the projection run in
+ * blip2_encode_image; captions and answers from the encoded image skip them. An encoded image
+ * is read-only: any session of the same model may use it, from any thread, at the same time,
+ * until blip2_image_free. */
+typedef struct blip2_image blip2_image;
+
+blip2_status blip2_encode_image(blip2_session *session, const uint8_t *rgb, int width, int height,
+                                blip2_image **image, char **error);
+void blip2_image_free(blip2_image *image);
+blip2_status blip2_caption_image(blip2_session *session, const blip2_image *image, const blip2_params *params,
+                                 char **text, char **error);
+blip2_status blip2_ask_image(blip2_session *session, const blip2_image *image, const char *question,
+                             const blip2_params *params, char **text, char **error);
+
+/* Streaming. For greedy and sampled decoding the callback runs on the calling thread after
+ * every new token with the text that token completed (valid only during the call; often ""
+ * while a character spans tokens, and for the end token) and the token id; returning non-zero
+ * stops generation, which then returns BLIP2_OK with the text so far. For beam search (the
+ * text is known only at the end) it runs once, with the whole text and token id -1.
+ * question NULL: a caption. The pieces joined are *text but for its trailing whitespace. */
+typedef int (*blip2_token_callback)(const char *piece, int token_id, void *user_data);
+
+blip2_status blip2_generate_stream(blip2_session *session, const blip2_image *image, const char *question,
+                                   const blip2_params *params, blip2_token_callback callback, void *user_data,
+                                   char **text, char **error);
+
+/* "MAJOR.MINOR.PATCH"; a static string. */
+const char *blip2_version(void);
+/* The instruction-set variant of the kernels in this process ("avx512_vnni", "avx2",
+ * "neon_i8mm", "neondot", "neon" or "ref"); a static string. */
+const char *blip2_kernel_variant(void);
+/* on != 0: release the vision tower's pages after each image is encoded and keep the KV cache
+ * in F16 (bounded resident memory; the next image reads the vision weights again). */
+void blip2_session_set_low_ram(blip2_session *session, int on);
+
 /* Reads a PNG, PPM or PGM file (found by content) into a malloc'd RGB buffer (free with
  * blip2_free_image). */
 blip2_status blip2_read_image(const char *path, uint8_t **rgb, int *width, int *height, char **error);

@@ -60,7 +60,7 @@ struct ChatCompletions {
                                       choices: choices ? [.init(delta: delta, finish_reason: finish)] : [], usage: usage))
             }
             events.sendEvent(chunk(Delta(role: "assistant", content: "")))
-            var text = TextStream(tokenizer: model.tokenizer)
+            var text = StreamedText(tokenizer: model.tokenizer)
             let result: GenerationResult
             do {
                 result = try session.generate(image: image, prompt: prompt, parameters: parameters) { token in

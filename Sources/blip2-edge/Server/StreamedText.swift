@@ -2,13 +2,15 @@ import BLIP2Edge
 import Foundation
 
 /// Turns token ids, as they come, into pieces of text whose concatenation is exactly the
-/// final text (`Session.generate`'s: decoded, then trimmed of surrounding whitespace).
+/// final text (`Session.generate`'s: decoded, then trimmed of surrounding whitespace), so that
+/// a streamed reply reassembled equals the non-streamed one. (The library's `TextStream` may
+/// leave trailing whitespace in its pieces, which a client cannot take back.)
 ///
 /// A token may end in the middle of a UTF-8 sequence, which decodes to U+FFFD until the next
 /// token completes it, and trailing whitespace may turn out to be the end of the text (and
 /// trimmed). So each step decodes all ids so far and emits only what can no longer change:
 /// the text without leading whitespace, and without trailing whitespace and U+FFFD.
-struct TextStream {
+struct StreamedText {
     let tokenizer: Tokenizer
     private var ids: [Int] = []
     private var emitted: [UInt8] = []
