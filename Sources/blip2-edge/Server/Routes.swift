@@ -11,6 +11,11 @@ struct Routes: Sendable {
     func handle(_ exchange: Exchange) -> HTTPResponse? {
         do {
             return try route(exchange)
+        } catch where exchange.stream != nil {
+            // A streamed response has begun: no status can follow; end the connection.
+            if error is ModelRunner.ClientGone { state.metrics.abandoned() }
+            exchange.keepAlive = false
+            return nil
         } catch let e as HTTPError {
             if e.closesConnection { exchange.keepAlive = false }
             return .error(e)
@@ -18,7 +23,7 @@ struct Routes: Sendable {
             // Nobody to answer; close the connection.
             state.metrics.abandoned()
             exchange.keepAlive = false
-            return exchange.stream == nil ? .error(HTTPError(status: 499, message: "client closed the request", type: "cancelled")) : nil
+            return .error(HTTPError(status: 499, message: "client closed the request", type: "cancelled"))
         } catch {
             return .error(.internalError("\(error)"))
         }
