@@ -36,22 +36,30 @@ final class EncodeOnceTests: XCTestCase {
             return true
         }
         pieces += stream.finish()
-        XCTAssertEqual(pieces.trimmingCharacters(in: .whitespacesAndNewlines),
-                       model.tokenizer.decode(tokens).trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(pieces, model.tokenizer.decode(tokens).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Byte-level BPE splits characters between tokens: no piece carries half of one.
     func testStreamHoldsBackPartialCharacters() throws {
         let tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(directory: Fixtures.path("gpt2-sized-tokenizer")))
-        for text in ["你好，世界 🇫🇷👨‍👩‍👧 naïve", " leading space", "ascii only", "€€€ 𝄞"] {
+        for text in ["你好，世界 🇫🇷👨‍👩‍👧 naïve", " leading space", "ascii only", "€€€ 𝄞", "trailing \n  ", "a\u{3000}\u{3000}b  "] {
             let ids = tokenizer.encode(text, addBOS: false)
             var stream = TextStream(tokenizer: tokenizer)
             var pieces: [String] = []
             for id in ids { pieces.append(stream.append(id)) }
             pieces.append(stream.finish())
             XCTAssertFalse(pieces.joined().contains("\u{FFFD}"), text)
-            XCTAssertEqual(pieces.joined(), String(text.drop(while: \.isWhitespace)), text)
+            XCTAssertEqual(pieces.joined(), text.trimmingCharacters(in: .whitespacesAndNewlines), text)
+            // Nothing sent is taken back: every prefix of the pieces is a prefix of the text.
+            XCTAssertFalse(pieces.dropLast().joined().hasSuffix(" "), text)
         }
+        // Bytes that are not UTF-8 (a random model's tokens) decode as `decode` does.
+        let byteIds = [0xE4, 0xBD, 0x41, 0xF0, 0x9F].compactMap { b in
+            tokenizer.vocabulary.tokens.firstIndex(of: String(Character(ByteLevel.alphabet[b])))
+        }
+        var stream = TextStream(tokenizer: tokenizer)
+        let joined = byteIds.map { stream.append($0) }.joined() + stream.finish()
+        XCTAssertEqual(joined, tokenizer.decode(byteIds).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 

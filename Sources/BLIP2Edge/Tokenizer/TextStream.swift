@@ -1,34 +1,52 @@
-/// Generated ids as text pieces while they come, for a UI that shows tokens as they arrive.
-/// A byte-level BPE token may end inside a character, so a piece is the text that became
-/// complete with the latest token. Leading whitespace is dropped, as the finished text is
-/// stripped; joined, the pieces are the finished text but for its trailing whitespace.
+/// Generated ids as text pieces while they come, for a UI or a server that shows tokens as
+/// they arrive. Joined, the pieces are exactly the finished text (`GenerationResult.text`:
+/// decoded, then trimmed of surrounding whitespace), so a streamed reply reassembled equals
+/// the non-streamed one. A piece therefore holds back what may still change: the bytes of a
+/// character a byte-level BPE token left unfinished, and trailing whitespace, which the end
+/// of the text would trim.
 public struct TextStream {
     let tokenizer: Tokenizer
+    /// Decoded bytes not yet sent.
     private var pending: [UInt8] = []
     private var started = false
 
     public init(tokenizer: Tokenizer) { self.tokenizer = tokenizer }
 
-    /// The text `id` completes (often empty: a special token, or part of a character).
+    /// The text `id` makes certain (often empty: a special token, part of a character, a space).
     public mutating func append(_ id: Int) -> String {
         pending += tokenizer.bytes(of: id)
         let cut = Self.completeLength(pending)
-        guard cut > 0 else { return "" }
-        var text = String(decoding: pending[..<cut], as: UTF8.self)
-        pending.removeFirst(cut)
-        if !started {
-            text = String(text.drop(while: { $0.isWhitespace }))
-            started = !text.isEmpty
+        // Bytes before `cut` decode the same whatever follows (invalid ones as U+FFFD, as
+        // `decode` does); the trailing whitespace among them is valid UTF-8, held back as is.
+        var text = String(decoding: pending[..<cut], as: UTF8.self).unicodeScalars
+        var held = 0
+        while let last = text.last, Self.isSpace(last) {
+            held += String(last).utf8.count
+            text.removeLast()
         }
-        return text
+        pending.removeFirst(cut - held)
+        return start(String(text))
     }
 
-    /// What is left at the end (an incomplete character, decoded with U+FFFD as `decode` does).
+    /// The rest once generation has ended.
     public mutating func finish() -> String {
-        defer { pending = [] }
-        let text = String(decoding: pending, as: UTF8.self)
-        return started ? text : String(text.drop(while: { $0.isWhitespace }))
+        var text = String(decoding: pending, as: UTF8.self).unicodeScalars
+        pending = []
+        while let last = text.last, Self.isSpace(last) { text.removeLast() }
+        return start(String(text))
     }
+
+    /// Drops the whitespace the text starts with.
+    private mutating func start(_ piece: String) -> String {
+        guard !started else { return piece }
+        let trimmed = String(piece.unicodeScalars.drop(while: Self.isSpace))
+        started = !trimmed.isEmpty
+        return trimmed
+    }
+
+    /// Foundation's `whitespacesAndNewlines`, which the finished text is trimmed of: Unicode's
+    /// White_Space.
+    static func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
 
     /// The length of the longest prefix that does not end inside a UTF-8 sequence.
     static func completeLength(_ b: [UInt8]) -> Int {

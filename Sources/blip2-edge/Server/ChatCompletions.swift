@@ -60,12 +60,12 @@ struct ChatCompletions {
                                       choices: choices ? [.init(delta: delta, finish_reason: finish)] : [], usage: usage))
             }
             events.sendEvent(chunk(Delta(role: "assistant", content: "")))
-            var text = StreamedText(tokenizer: model.tokenizer)
+            var text = TextStream(tokenizer: model.tokenizer)
             let result: GenerationResult
             do {
                 result = try session.generate(image: image, prompt: prompt, parameters: parameters) { token in
                     if watcher.isGone { return false }
-                    let piece = text.add(token)
+                    let piece = text.append(token)
                     // A failed write means the client has gone: stop generating.
                     return piece.isEmpty || events.sendEvent(chunk(Delta(content: piece)))
                 }
