@@ -1,0 +1,291 @@
+/// The scans: sequential Huffman (jdhuff.c) and progressive (jdphuff.c), with libjpeg's
+/// checks and its handling of damaged data, which Pillow passes through.
+extension JPEGDecoder {
+    /// Parses an SOS header and decodes its data; returns the marker that ended the data.
+    mutating func scan() throws(ImageError) -> UInt8 {
+        guard var frame else { throw .invalid("JPEG: a scan (SOS) before the frame header (SOF)") }
+        let s = Array(try segment())
+        let n = s.isEmpty ? 0 : Int(s[0])
+        guard (1...4).contains(n), s.count == 4 + 2 * n else { throw .invalid("JPEG: a scan header (SOS) of the wrong length") }
+        var members: [Int] = []
+        for i in 0..<n {
+            let id = s[1 + 2 * i], tables = Int(s[2 + 2 * i])
+            // libjpeg looks for the id among the frame's components from position i on, so
+            // a scan must list its components in frame order.
+            guard let ci = frame.components.indices.first(where: { $0 >= i && frame.components[$0].id == id }),
+                  !members.contains(ci) else {
+                throw .invalid("JPEG: a scan names component \(id), which the frame lacks or the scan repeats")
+            }
+            members.append(ci)
+            frame.components[ci].dcTable = tables >> 4
+            frame.components[ci].acTable = tables & 15
+        }
+        let ss = Int(s[1 + 2 * n]), se = Int(s[2 + 2 * n]), ah = Int(s[3 + 2 * n] >> 4), al = Int(s[3 + 2 * n] & 15)
+        scans += 1
+        if scans == 1 {
+            singleScan = !frame.progressive && n == frame.components.count
+            try allocate(&frame)
+            // Sequential files may leave out the Huffman tables: libjpeg then uses JPEG's
+            // example tables for slots 0 and 1 (Motion-JPEG does this).
+            if !frame.progressive {
+                for t in JPEGHuffmanTable.standard where t.index < 2 {
+                    if t.isDC && dcSpecs[t.index] == nil { dcSpecs[t.index] = (t.counts, t.values) }
+                    if !t.isDC && acSpecs[t.index] == nil { acSpecs[t.index] = (t.counts, t.values) }
+                }
+            }
+        } else if singleScan {
+            throw .invalid("JPEG: a second scan after a scan that held the whole sequential image")
+        }
+        // Quantisation tables are latched by the first scan of each component.
+        for ci in members where frame.components[ci].quant == nil {
+            let q = frame.components[ci].quantIndex
+            guard q < 4, let table = quantTables[q] else { throw .invalid("JPEG: component \(frame.components[ci].id) uses quantisation table \(q), which is not defined") }
+            frame.components[ci].quant = table
+        }
+        if frame.progressive {
+            let bad = ss == 0 ? se != 0 : (ss > se || se >= 64 || n != 1)
+            guard !bad && (ah == 0 || al == ah - 1) && al <= 13 else {
+                throw .invalid("JPEG: invalid progressive scan parameters Ss=\(ss) Se=\(se) Ah=\(ah) Al=\(al)")
+            }
+            for ci in members {
+                for k in min(ss, 1)...max(se, 9) { frame.components[ci].previousCoefBits[k] = scans > 1 ? frame.components[ci].coefBits[k] : 0 }
+                for k in ss...se { frame.components[ci].coefBits[k] = al }
+            }
+        }
+        var dc: [JPEGHuffmanTable] = [], ac: [JPEGHuffmanTable] = []
+        let needDC = !frame.progressive || (ss == 0 && ah == 0)
+        let needAC = !frame.progressive || ss > 0
+        for ci in members {
+            let c = frame.components[ci]
+            if needDC { dc.append(try table(dcSpecs, c.dcTable, isDC: true)) }
+            if needAC { ac.append(try table(acSpecs, c.acTable, isDC: false)) }
+        }
+        let blocks = members.reduce(0) { $0 + frame.components[$1].h * frame.components[$1].v }
+        guard n == 1 || blocks <= 10 else { throw .invalid("JPEG: an MCU of \(blocks) blocks (at most 10)") }
+        self.frame = frame
+        var reader = JPEGBitReader(data: data, position: position)
+        var state = ScanState(members: members, dc: dc, ac: ac, ss: ss, se: se, ah: ah, al: al)
+        decodeScan(&reader, &state, frame)
+        if reader.ranOut { throw .truncated("the JPEG data ends inside a scan") }
+        if state.overflow { throw .invalid("JPEG: a DC coefficient overflows 32 bits") }
+        self.frame?.lastGoodRow = state.lastGoodRow
+        position = reader.position
+        return reader.marker != 0 ? reader.marker : try nextMarker()
+    }
+
+    func table(_ specs: [(counts: [Int], values: [UInt8])?], _ slot: Int, isDC: Bool) throws(ImageError) -> JPEGHuffmanTable {
+        guard slot < 4, let spec = specs[slot] else {
+            throw .invalid("JPEG: a scan uses \(isDC ? "DC" : "AC") Huffman table \(slot), which is not defined")
+        }
+        return try JPEGHuffmanTable(counts: spec.counts, values: spec.values, isDC: isDC)
+    }
+
+    /// Sample planes for a single-scan image, otherwise coefficient arrays (zeroed, as
+    /// libjpeg's are) for all components; both sized by the frame, which checkSize bounded.
+    mutating func allocate(_ frame: inout JPEGFrame) throws(ImageError) {
+        if singleScan {
+            planes = frame.components.map { JPEGBuffer<UInt8>(count: $0.blocksAcross * $0.blocksDown * 64, zero: 0) }
+        } else {
+            var total = 0
+            for i in frame.components.indices {
+                frame.components[i].coefficientOffset = total
+                total += frame.components[i].blocksAcross * frame.components[i].blocksDown * 64
+            }
+            coefficients = JPEGBuffer<Int16>(count: total, zero: 0)
+        }
+    }
+
+    struct ScanState {
+        let members: [Int]
+        let dc: [JPEGHuffmanTable]
+        let ac: [JPEGHuffmanTable]
+        let ss: Int, se: Int, ah: Int, al: Int
+        var predictions: [Int32] = [0, 0, 0, 0]
+        var endOfBandRun = 0
+        /// The last iMCU row decoded before the data ran short (libjpeg's last_good_iMCU_row).
+        var lastGoodRow = 0
+        var overflow = false
+    }
+
+    /// Walks the scan's MCUs in order (interleaved: whole MCUs; one component: its real
+    /// blocks), handling restart intervals, and decodes each block.
+    func decodeScan(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ frame: JPEGFrame) {
+        let interleaved = state.members.count > 1
+        let first = frame.components[state.members[0]]
+        let across = interleaved ? frame.mcusAcross : first.widthInBlocks
+        let down = interleaved ? frame.mcusDown : first.heightInBlocks
+        var restartsLeft = restartInterval
+        var nextRestart = 0
+        let block = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
+        let workspace = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer {
+            block.deallocate()
+            workspace.deallocate()
+        }
+        JPEGDecoder.naturalOrder.withUnsafeBufferPointer { natural in
+            for my in 0..<down {
+                for mx in 0..<across {
+                    if restartInterval > 0 {
+                        if restartsLeft == 0 {
+                            reader.restart(expected: nextRestart)
+                            nextRestart = (nextRestart + 1) & 7
+                            state.predictions = [0, 0, 0, 0]
+                            state.endOfBandRun = 0
+                            restartsLeft = restartInterval
+                        }
+                        restartsLeft -= 1
+                    }
+                    if !reader.insufficient { state.lastGoodRow = interleaved ? my : my / first.v }
+                    // libjpeg skips whole MCUs once the data has run short (until the next
+                    // restart), except in DC refinement scans, which read zeros harmlessly.
+                    let skip = reader.insufficient && !(frame.progressive && state.ss == 0 && state.ah > 0)
+                    for (m, ci) in state.members.enumerated() {
+                        let c = frame.components[ci]
+                        let (h, v) = interleaved ? (c.h, c.v) : (1, 1)
+                        for yy in 0..<v {
+                            for xx in 0..<h {
+                                let bx = mx * h + xx, by = my * v + yy
+                                if singleScan {
+                                    block.initialize(repeating: 0, count: 64)
+                                    if !skip {
+                                        decodeSequential(&reader, block, state.dc[m], state.ac[m], &state.predictions[m], natural)
+                                    }
+                                    if bx < c.widthInBlocks && by < c.heightInBlocks, let q = c.quant {
+                                        let stride = c.blocksAcross * 8
+                                        q.withUnsafeBufferPointer { qp in
+                                            JPEGInverseDCT.transform(block, qp.baseAddress!, workspace, planes[ci].pointer + by * 8 * stride + bx * 8, stride)
+                                        }
+                                    }
+                                } else if !skip, let coefficients {
+                                    let b = coefficients.pointer + c.coefficientOffset + (by * c.blocksAcross + bx) * 64
+                                    decodeBlock(&reader, &state, m, b, frame.progressive, natural)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    func decodeBlock(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ m: Int, _ b: UnsafeMutablePointer<Int16>,
+                     _ progressive: Bool, _ natural: UnsafeBufferPointer<Int>) {
+        if !progressive {
+            decodeSequential(&reader, b, state.dc[m], state.ac[m], &state.predictions[m], natural)
+        } else if state.ss == 0 {
+            if state.ah == 0 {
+                // libjpeg stops on a DC value past 32 bits here (and lets it wrap in
+                // sequential scans).
+                let diff = reader.signed(reader.decode(state.dc[m]))
+                let (sum, overflow) = state.predictions[m].addingReportingOverflow(Int32(truncatingIfNeeded: diff))
+                if overflow { state.overflow = true }
+                state.predictions[m] = sum
+                b[0] = Int16(truncatingIfNeeded: Int(sum) << state.al)
+            } else if reader.bits(1) != 0 {
+                b[0] |= Int16(truncatingIfNeeded: 1 << state.al)
+            }
+        } else if state.ah == 0 {
+            acFirst(&reader, &state, b, natural)
+        } else {
+            acRefine(&reader, &state, b, natural)
+        }
+    }
+
+    /// A whole block of a sequential scan; `b` must be zero (or hold what an earlier scan of
+    /// the same component wrote, as in libjpeg).
+    @inline(__always)
+    func decodeSequential(_ reader: inout JPEGBitReader, _ b: UnsafeMutablePointer<Int16>, _ dc: JPEGHuffmanTable,
+                          _ ac: JPEGHuffmanTable, _ prediction: inout Int32, _ natural: UnsafeBufferPointer<Int>) {
+        let diff = reader.signed(reader.decode(dc))
+        prediction &+= Int32(truncatingIfNeeded: diff)
+        b[0] = Int16(truncatingIfNeeded: prediction)
+        var k = 1
+        while k < 64 {
+            let rs = reader.decode(ac)
+            let r = rs >> 4, s = rs & 15
+            if s != 0 {
+                k += r
+                b[natural[k]] = Int16(truncatingIfNeeded: reader.signed(s))
+                k += 1
+            } else {
+                if r != 15 { break }
+                k += 16
+            }
+        }
+    }
+
+    func acFirst(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ b: UnsafeMutablePointer<Int16>,
+                 _ natural: UnsafeBufferPointer<Int>) {
+        if state.endOfBandRun > 0 {
+            state.endOfBandRun -= 1
+            return
+        }
+        let table = state.ac[0]
+        var k = state.ss
+        while k <= state.se {
+            let rs = reader.decode(table)
+            let r = rs >> 4, s = rs & 15
+            if s != 0 {
+                k += r
+                b[natural[k]] = Int16(truncatingIfNeeded: reader.signed(s) << state.al)
+            } else if r == 15 {
+                k += 15
+            } else {
+                state.endOfBandRun = (1 << r) + reader.bits(r) - 1
+                break
+            }
+            k += 1
+        }
+    }
+
+    /// Successive approximation of AC coefficients (JPEG G.1.2.3): new coefficients of
+    /// magnitude 1 << Al, correction bits for those already nonzero.
+    func acRefine(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ b: UnsafeMutablePointer<Int16>,
+                  _ natural: UnsafeBufferPointer<Int>) {
+        let p1 = Int16(truncatingIfNeeded: 1 << state.al), m1 = Int16(truncatingIfNeeded: -1 << state.al)
+        let se = state.se
+        var k = state.ss
+        @inline(__always) func correct(_ pos: Int) {
+            if reader.bits(1) != 0 && b[pos] & p1 == 0 {
+                b[pos] = b[pos] >= 0 ? b[pos] &+ p1 : b[pos] &+ m1
+            }
+        }
+        if state.endOfBandRun == 0 {
+            while k <= se {
+                let rs = reader.decode(state.ac[0])
+                var r = rs >> 4
+                let s = rs & 15
+                var value: Int16 = 0
+                if s != 0 {
+                    value = reader.bits(1) != 0 ? p1 : m1
+                } else if r != 15 {
+                    state.endOfBandRun = (1 << r) + reader.bits(r)
+                    break
+                }
+                // Past r zero coefficients (correcting the nonzero ones on the way) to the
+                // one that becomes nonzero.
+                repeat {
+                    let pos = natural[k]
+                    if b[pos] != 0 {
+                        correct(pos)
+                    } else {
+                        r -= 1
+                        if r < 0 { break }
+                    }
+                    k += 1
+                } while k <= se
+                if value != 0 { b[natural[k]] = value }
+                k += 1
+            }
+        }
+        if state.endOfBandRun > 0 {
+            while k <= se {
+                let pos = natural[k]
+                if b[pos] != 0 { correct(pos) }
+                k += 1
+            }
+            state.endOfBandRun -= 1
+        }
+    }
+}
