@@ -10,7 +10,7 @@ extension JPEGDecoder {
         if !singleScan, let coefficients {
             planes = frame.components.map { JPEGBuffer<UInt8>(count: $0.blocksAcross * $0.blocksDown * 64, zero: 0) }
             let smooth = frame.progressive && smoothingUseful(frame)
-            let workspace = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+            let workspace = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
             let block = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
             defer {
                 workspace.deallocate()
@@ -63,7 +63,7 @@ extension JPEGDecoder {
     }
 
     func smoothComponent(_ c: JPEGComponent, _ frame: JPEGFrame, _ base: UnsafeMutablePointer<Int16>, _ q: UnsafePointer<Int32>,
-                         _ work: UnsafeMutablePointer<Int16>, _ workspace: UnsafeMutablePointer<Int>, _ plane: UnsafeMutablePointer<UInt8>) {
+                         _ work: UnsafeMutablePointer<Int16>, _ workspace: UnsafeMutablePointer<Int16>, _ plane: UnsafeMutablePointer<UInt8>) {
         let total = frame.mcusDown
         let stride = c.blocksAcross * 8
         let lastColumn = c.widthInBlocks - 1

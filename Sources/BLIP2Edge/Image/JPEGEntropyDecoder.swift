@@ -117,7 +117,7 @@ extension JPEGDecoder {
         var restartsLeft = restartInterval
         var nextRestart = 0
         let block = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
-        let workspace = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        let workspace = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
         defer {
             block.deallocate()
             workspace.deallocate()

@@ -62,6 +62,7 @@ struct JPEGBitReader {
 
     @inline(__always)
     mutating func skip(_ n: Int) {
+        if n > count { fill() }
         if n > count {
             insufficient = true
             buffer = 0
