@@ -8,7 +8,7 @@ extension JPEGDecoder {
     mutating func finish() throws(ImageError) -> RGBImage {
         guard let frame, scans > 0 else { throw .invalid("JPEG: no image data before the EOI marker") }
         if !singleScan, let coefficients {
-            planes = frame.components.map { JPEGBuffer<UInt8>(count: $0.blocksAcross * $0.blocksDown * 64, zero: 0) }
+            planes = frame.components.map { JPEGBuffer<UInt8>(zeroed: $0.blocksAcross * $0.blocksDown * 64) }
             let smooth = frame.progressive && smoothingUseful(frame)
             let workspace = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
             let block = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
@@ -18,21 +18,19 @@ extension JPEGDecoder {
             }
             for (ci, c) in frame.components.enumerated() {
                 // A component no scan coded has no table: libjpeg's IDCT multiplies by zero.
-                let quant = c.quant ?? [Int32](repeating: 0, count: 64)
+                let quant = c.quant ?? JPEGBuffer<Int32>(zeroed: 64)
+                let qp = UnsafePointer(quant.pointer)
                 let stride = c.blocksAcross * 8
                 let plane = planes[ci].pointer
                 let base = coefficients.pointer + c.coefficientOffset
-                quant.withUnsafeBufferPointer { q in
-                    guard let qp = q.baseAddress else { return }
-                    if smooth {
-                        smoothComponent(c, frame, base, qp, block, workspace, plane)
-                        return
-                    }
-                    for by in 0..<c.heightInBlocks {
-                        for bx in 0..<c.widthInBlocks {
-                            JPEGInverseDCT.transform(base + (by * c.blocksAcross + bx) * 64, qp, workspace,
-                                                     plane + by * 8 * stride + bx * 8, stride)
-                        }
+                if smooth {
+                    smoothComponent(c, frame, base, qp, block, workspace, plane)
+                    continue
+                }
+                for by in 0..<c.heightInBlocks {
+                    for bx in 0..<c.widthInBlocks {
+                        JPEGInverseDCT.transform(base + (by * c.blocksAcross + bx) * 64, qp, workspace,
+                                                 plane + by * 8 * stride + bx * 8, stride)
                     }
                 }
             }
@@ -55,7 +53,7 @@ extension JPEGDecoder {
     func smoothingUseful(_ frame: JPEGFrame) -> Bool {
         var useful = false
         for c in frame.components {
-            guard let q = c.quant, q[0] != 0, Self.smoothedPositions.allSatisfy({ q[$0] != 0 }) else { return false }
+            guard let q = c.quant?.pointer, q[0] != 0, Self.smoothedPositions.allSatisfy({ q[$0] != 0 }) else { return false }
             guard c.coefBits[0] >= 0 else { return false }
             if c.coefBits[1...9].contains(where: { $0 != 0 }) { useful = true }
         }

@@ -40,7 +40,9 @@ extension JPEGDecoder {
         for ci in members where frame.components[ci].quant == nil {
             let q = frame.components[ci].quantIndex
             guard q < 4, let table = quantTables[q] else { throw .invalid("JPEG: component \(frame.components[ci].id) uses quantisation table \(q), which is not defined") }
-            frame.components[ci].quant = table
+            let latched = JPEGBuffer<Int32>(zeroed: 64)
+            for k in 0..<64 { latched.pointer[k] = table[k] }
+            frame.components[ci].quant = latched
         }
         if frame.progressive {
             let bad = ss == 0 ? se != 0 : (ss > se || se >= 64 || n != 1)
@@ -84,81 +86,105 @@ extension JPEGDecoder {
     /// libjpeg's are) for all components; both sized by the frame, which checkSize bounded.
     mutating func allocate(_ frame: inout JPEGFrame) throws(ImageError) {
         if singleScan {
-            planes = frame.components.map { JPEGBuffer<UInt8>(count: $0.blocksAcross * $0.blocksDown * 64, zero: 0) }
+            planes = frame.components.map { JPEGBuffer<UInt8>(zeroed: $0.blocksAcross * $0.blocksDown * 64) }
         } else {
             var total = 0
             for i in frame.components.indices {
                 frame.components[i].coefficientOffset = total
                 total += frame.components[i].blocksAcross * frame.components[i].blocksDown * 64
             }
-            coefficients = JPEGBuffer<Int16>(count: total, zero: 0)
+            coefficients = JPEGBuffer<Int16>(zeroed: total)
         }
     }
 
     struct ScanState {
         let members: [Int]
+        /// Kept alive for the scan: the loop reads them through `Member`'s lookups.
         let dc: [JPEGHuffmanTable]
         let ac: [JPEGHuffmanTable]
         let ss: Int, se: Int, ah: Int, al: Int
-        var predictions: [Int32] = [0, 0, 0, 0]
         var endOfBandRun = 0
         /// The last iMCU row decoded before the data ran short (libjpeg's last_good_iMCU_row).
         var lastGoodRow = 0
         var overflow = false
     }
 
+    /// What the MCU loop needs of one scan component, without reference-counted fields.
+    struct Member {
+        let h: Int, v: Int
+        let widthInBlocks: Int, heightInBlocks: Int, blocksAcross: Int
+        let coefficients: UnsafeMutablePointer<Int16>?
+        let plane: UnsafeMutablePointer<UInt8>?
+        let quant: UnsafePointer<Int32>?
+        let dc: JPEGHuffmanLookup?
+        let ac: JPEGHuffmanLookup?
+    }
+
     /// Walks the scan's MCUs in order (interleaved: whole MCUs; one component: its real
     /// blocks), handling restart intervals, and decodes each block.
     func decodeScan(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ frame: JPEGFrame) {
         let interleaved = state.members.count > 1
+        let members: [Member] = state.members.enumerated().map { m, ci in
+            let c = frame.components[ci]
+            return Member(h: interleaved ? c.h : 1, v: interleaved ? c.v : 1, widthInBlocks: c.widthInBlocks,
+                          heightInBlocks: c.heightInBlocks, blocksAcross: c.blocksAcross,
+                          coefficients: coefficients.map { $0.pointer + c.coefficientOffset },
+                          plane: singleScan ? planes[ci].pointer : nil, quant: c.quant.map { UnsafePointer($0.pointer) },
+                          dc: m < state.dc.count ? state.dc[m].view : nil, ac: m < state.ac.count ? state.ac[m].view : nil)
+        }
         let first = frame.components[state.members[0]]
         let across = interleaved ? frame.mcusAcross : first.widthInBlocks
         let down = interleaved ? frame.mcusDown : first.heightInBlocks
+        let firstV = first.v
         var restartsLeft = restartInterval
         var nextRestart = 0
         let block = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
         let workspace = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
+        let predictions = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
+        predictions.initialize(repeating: 0, count: 4)
         defer {
             block.deallocate()
             workspace.deallocate()
+            predictions.deallocate()
         }
+        // libjpeg skips whole MCUs once the data has run short (until the next restart),
+        // except in DC refinement scans, which read zeros harmlessly.
+        let alwaysDecode = frame.progressive && state.ss == 0 && state.ah > 0
+        let progressive = frame.progressive
         JPEGDecoder.naturalOrder.withUnsafeBufferPointer { natural in
-            for my in 0..<down {
-                for mx in 0..<across {
-                    if restartInterval > 0 {
-                        if restartsLeft == 0 {
-                            reader.restart(expected: nextRestart)
-                            nextRestart = (nextRestart + 1) & 7
-                            state.predictions = [0, 0, 0, 0]
-                            state.endOfBandRun = 0
-                            restartsLeft = restartInterval
+            members.withUnsafeBufferPointer { members in
+                for my in 0..<down {
+                    for mx in 0..<across {
+                        if restartInterval > 0 {
+                            if restartsLeft == 0 {
+                                reader.restart(expected: nextRestart)
+                                nextRestart = (nextRestart + 1) & 7
+                                predictions.update(repeating: 0, count: 4)
+                                state.endOfBandRun = 0
+                                restartsLeft = restartInterval
+                            }
+                            restartsLeft -= 1
                         }
-                        restartsLeft -= 1
-                    }
-                    if !reader.insufficient { state.lastGoodRow = interleaved ? my : my / first.v }
-                    // libjpeg skips whole MCUs once the data has run short (until the next
-                    // restart), except in DC refinement scans, which read zeros harmlessly.
-                    let skip = reader.insufficient && !(frame.progressive && state.ss == 0 && state.ah > 0)
-                    for (m, ci) in state.members.enumerated() {
-                        let c = frame.components[ci]
-                        let (h, v) = interleaved ? (c.h, c.v) : (1, 1)
-                        for yy in 0..<v {
-                            for xx in 0..<h {
-                                let bx = mx * h + xx, by = my * v + yy
-                                if singleScan {
-                                    block.initialize(repeating: 0, count: 64)
-                                    if !skip {
-                                        decodeSequential(&reader, block, state.dc[m], state.ac[m], &state.predictions[m], natural)
-                                    }
-                                    if bx < c.widthInBlocks && by < c.heightInBlocks, let q = c.quant {
-                                        let stride = c.blocksAcross * 8
-                                        q.withUnsafeBufferPointer { qp in
-                                            JPEGInverseDCT.transform(block, qp.baseAddress!, workspace, planes[ci].pointer + by * 8 * stride + bx * 8, stride)
+                        if !reader.insufficient { state.lastGoodRow = interleaved ? my : my / firstV }
+                        let skip = reader.insufficient && !alwaysDecode
+                        for m in 0..<members.count {
+                            let c = members[m]
+                            for yy in 0..<c.v {
+                                for xx in 0..<c.h {
+                                    let bx = mx * c.h + xx, by = my * c.v + yy
+                                    if let plane = c.plane {
+                                        block.update(repeating: 0, count: 64)
+                                        if !skip, let dc = c.dc, let ac = c.ac {
+                                            decodeSequential(&reader, block, dc, ac, &predictions[m], natural)
                                         }
+                                        if bx < c.widthInBlocks && by < c.heightInBlocks, let q = c.quant {
+                                            let stride = c.blocksAcross * 8
+                                            JPEGInverseDCT.transform(block, q, workspace, plane + by * 8 * stride + bx * 8, stride)
+                                        }
+                                    } else if !skip, let coefficients = c.coefficients {
+                                        let b = coefficients + (by * c.blocksAcross + bx) * 64
+                                        decodeBlock(&reader, &state, c, &predictions[m], b, progressive, natural)
                                     }
-                                } else if !skip, let coefficients {
-                                    let b = coefficients.pointer + c.coefficientOffset + (by * c.blocksAcross + bx) * 64
-                                    decodeBlock(&reader, &state, m, b, frame.progressive, natural)
                                 }
                             }
                         }
@@ -169,34 +195,38 @@ extension JPEGDecoder {
     }
 
     @inline(__always)
-    func decodeBlock(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ m: Int, _ b: UnsafeMutablePointer<Int16>,
-                     _ progressive: Bool, _ natural: UnsafeBufferPointer<Int>) {
+    func decodeBlock(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ c: Member, _ prediction: inout Int32,
+                     _ b: UnsafeMutablePointer<Int16>, _ progressive: Bool, _ natural: UnsafeBufferPointer<Int>) {
         if !progressive {
-            decodeSequential(&reader, b, state.dc[m], state.ac[m], &state.predictions[m], natural)
+            guard let dc = c.dc, let ac = c.ac else { return }
+            decodeSequential(&reader, b, dc, ac, &prediction, natural)
         } else if state.ss == 0 {
             if state.ah == 0 {
                 // libjpeg stops on a DC value past 32 bits here (and lets it wrap in
                 // sequential scans).
-                let diff = reader.signed(reader.decode(state.dc[m]))
-                let (sum, overflow) = state.predictions[m].addingReportingOverflow(Int32(truncatingIfNeeded: diff))
+                guard let dc = c.dc else { return }
+                let diff = reader.signed(reader.decode(dc))
+                let (sum, overflow) = prediction.addingReportingOverflow(Int32(truncatingIfNeeded: diff))
                 if overflow { state.overflow = true }
-                state.predictions[m] = sum
+                prediction = sum
                 b[0] = Int16(truncatingIfNeeded: Int(sum) << state.al)
             } else if reader.bits(1) != 0 {
                 b[0] |= Int16(truncatingIfNeeded: 1 << state.al)
             }
-        } else if state.ah == 0 {
-            acFirst(&reader, &state, b, natural)
-        } else {
-            acRefine(&reader, &state, b, natural)
+        } else if let ac = c.ac {
+            if state.ah == 0 {
+                acFirst(&reader, &state, ac, b, natural)
+            } else {
+                acRefine(&reader, &state, ac, b, natural)
+            }
         }
     }
 
     /// A whole block of a sequential scan; `b` must be zero (or hold what an earlier scan of
     /// the same component wrote, as in libjpeg).
     @inline(__always)
-    func decodeSequential(_ reader: inout JPEGBitReader, _ b: UnsafeMutablePointer<Int16>, _ dc: JPEGHuffmanTable,
-                          _ ac: JPEGHuffmanTable, _ prediction: inout Int32, _ natural: UnsafeBufferPointer<Int>) {
+    func decodeSequential(_ reader: inout JPEGBitReader, _ b: UnsafeMutablePointer<Int16>, _ dc: JPEGHuffmanLookup,
+                          _ ac: JPEGHuffmanLookup, _ prediction: inout Int32, _ natural: UnsafeBufferPointer<Int>) {
         let diff = reader.signed(reader.decode(dc))
         prediction &+= Int32(truncatingIfNeeded: diff)
         b[0] = Int16(truncatingIfNeeded: prediction)
@@ -215,13 +245,12 @@ extension JPEGDecoder {
         }
     }
 
-    func acFirst(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ b: UnsafeMutablePointer<Int16>,
+    func acFirst(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ table: JPEGHuffmanLookup, _ b: UnsafeMutablePointer<Int16>,
                  _ natural: UnsafeBufferPointer<Int>) {
         if state.endOfBandRun > 0 {
             state.endOfBandRun -= 1
             return
         }
-        let table = state.ac[0]
         var k = state.ss
         while k <= state.se {
             let rs = reader.decode(table)
@@ -241,7 +270,7 @@ extension JPEGDecoder {
 
     /// Successive approximation of AC coefficients (JPEG G.1.2.3): new coefficients of
     /// magnitude 1 << Al, correction bits for those already nonzero.
-    func acRefine(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ b: UnsafeMutablePointer<Int16>,
+    func acRefine(_ reader: inout JPEGBitReader, _ state: inout ScanState, _ table: JPEGHuffmanLookup, _ b: UnsafeMutablePointer<Int16>,
                   _ natural: UnsafeBufferPointer<Int>) {
         let p1 = Int16(truncatingIfNeeded: 1 << state.al), m1 = Int16(truncatingIfNeeded: -1 << state.al)
         let se = state.se
@@ -253,7 +282,7 @@ extension JPEGDecoder {
         }
         if state.endOfBandRun == 0 {
             while k <= se {
-                let rs = reader.decode(state.ac[0])
+                let rs = reader.decode(table)
                 var r = rs >> 4
                 let s = rs & 15
                 var value: Int16 = 0

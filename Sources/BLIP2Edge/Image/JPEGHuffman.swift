@@ -90,7 +90,7 @@ struct JPEGBitReader {
     }
 
     @inline(__always)
-    mutating func decode(_ t: JPEGHuffmanTable) -> Int {
+    mutating func decode(_ t: JPEGHuffmanLookup) -> Int {
         let e = Int(t.lookup[peek(JPEGHuffmanTable.lookahead)])
         if e != 0 {
             skip(e >> 8)
@@ -101,13 +101,13 @@ struct JPEGBitReader {
 
     /// Codes longer than the lookahead, compared length by length with the largest code of
     /// each length (JPEG's Figure F.16).
-    mutating func decodeLong(_ t: JPEGHuffmanTable) -> Int {
+    mutating func decodeLong(_ t: JPEGHuffmanLookup) -> Int {
         let code16 = peek(16)
         for l in (JPEGHuffmanTable.lookahead + 1)...16 {
             let code = code16 >> (16 - l)
-            if code <= t.maxCode[l] {
+            if code <= Int(t.maxCode[l]) {
                 skip(l)
-                return Int(t.symbols[(code + t.valueOffset[l]) & 0xff])
+                return Int(t.symbols[(code + Int(t.valueOffset[l])) & 0xff])
             }
         }
         skip(17)
@@ -169,24 +169,33 @@ struct JPEGBitReader {
     }
 }
 
+/// Pointers into a JPEGHuffmanTable's storage, valid while the table lives.
+struct JPEGHuffmanLookup {
+    let lookup: UnsafePointer<UInt16>
+    let maxCode: UnsafePointer<Int32>
+    let valueOffset: UnsafePointer<Int32>
+    let symbols: UnsafePointer<UInt8>
+}
+
 /// One DHT table, ready for decoding: a 9-bit lookahead table for the short codes and, for
 /// the rest, the largest code of each length (libjpeg's derived table, with the same checks).
-struct JPEGHuffmanTable {
+/// The arrays live in one allocation that the hot loop reads through `lookupView` without
+/// reference counting.
+final class JPEGHuffmanTable {
     static let lookahead = 9
-    /// length << 8 | symbol for each 9-bit prefix that starts with a short code; 0 otherwise.
-    let lookup: [UInt16]
-    /// Per length 0...17: the largest code, or -1 when there is none.
-    let maxCode: [Int]
-    let valueOffset: [Int]
-    /// 256 entries, zero past the table's own.
-    let symbols: [UInt8]
+    /// lookup (512 UInt16: length << 8 | symbol per 9-bit prefix that starts with a short
+    /// code, else 0), maxCode and valueOffset (18 Int32 each, per length; maxCode -1 when a
+    /// length has no codes), symbols (256 bytes, zero past the table's own).
+    private let storage: UnsafeMutableRawPointer
+    let view: JPEGHuffmanLookup
 
     /// `counts` holds the number of codes of each length 1...16; `values` the symbols.
     init(counts: [Int], values: [UInt8], isDC: Bool) throws(ImageError) {
         guard values.count <= 256 else { throw .invalid("JPEG: a Huffman table has more than 256 codes") }
         var sizes: [Int] = []
         for l in 1...16 { sizes += [Int](repeating: l, count: counts[l - 1]) }
-        // Canonical codes (JPEG's Figure C.2); no length may run out of codes.
+        // Canonical codes (JPEG's Figure C.2); no length may run out of codes, and the
+        // all-ones code of a length stays unused.
         var codes = [Int](repeating: 0, count: sizes.count)
         var code = 0
         var p = 0
@@ -202,25 +211,32 @@ struct JPEGHuffmanTable {
         if isDC, values.contains(where: { $0 > 15 }) {
             throw .invalid("JPEG: a DC Huffman table has a symbol above 15")
         }
-        var maxCode = [Int](repeating: -1, count: 18)
-        var valueOffset = [Int](repeating: 0, count: 18)
+        let lookupCount = 1 << Self.lookahead
+        storage = .allocate(byteCount: lookupCount * 2 + 2 * 18 * 4 + 256, alignment: 8)
+        let maxCode = (storage + lookupCount * 2).bindMemory(to: Int32.self, capacity: 36)
+        let valueOffset = maxCode + 18
+        let lookup = storage.bindMemory(to: UInt16.self, capacity: lookupCount)
+        let symbols = (storage + lookupCount * 2 + 2 * 18 * 4).bindMemory(to: UInt8.self, capacity: 256)
+        lookup.initialize(repeating: 0, count: lookupCount)
+        maxCode.initialize(repeating: -1, count: 18)
+        valueOffset.initialize(repeating: 0, count: 18)
+        symbols.initialize(repeating: 0, count: 256)
+        for (i, v) in values.enumerated() { symbols[i] = v }
         p = 0
         for l in 1...16 where counts[l - 1] > 0 {
-            valueOffset[l] = p - codes[p]
+            valueOffset[l] = Int32(p - codes[p])
             p += counts[l - 1]
-            maxCode[l] = codes[p - 1]
+            maxCode[l] = Int32(codes[p - 1])
         }
         maxCode[17] = 0xfffff
-        var lookup = [UInt16](repeating: 0, count: 1 << Self.lookahead)
         for (i, l) in sizes.enumerated() where l <= Self.lookahead {
             let first = codes[i] << (Self.lookahead - l)
             for j in 0..<(1 << (Self.lookahead - l)) { lookup[first + j] = UInt16(l << 8) | UInt16(values[i]) }
         }
-        self.lookup = lookup
-        self.maxCode = maxCode
-        self.valueOffset = valueOffset
-        self.symbols = values + [UInt8](repeating: 0, count: 256 - values.count)
+        view = JPEGHuffmanLookup(lookup: lookup, maxCode: maxCode, valueOffset: valueOffset, symbols: symbols)
     }
+
+    deinit { storage.deallocate() }
 
     /// The tables of JPEG's Annex K.3, which libjpeg uses for any table a file never
     /// defines (Motion-JPEG frames leave them out).

@@ -42,7 +42,7 @@ struct JPEGComponent {
     var blocksAcross = 0, blocksDown = 0
     /// The quantisation table in natural order, latched at the first scan that codes the
     /// component (libjpeg's latch_quant_tables: a later DQT does not change it).
-    var quant: [Int32]?
+    var quant: JPEGBuffer<Int32>?
     var dcTable = 0, acTable = 0
     /// Per coefficient: the lowest bit position known so far, -1 before any scan coded it
     /// (libjpeg's coef_bits, which decides block smoothing).
@@ -262,15 +262,16 @@ struct JPEGDecoder {
     ] + [Int](repeating: 63, count: 16)
 }
 
-/// A zeroed buffer of plain values that the decoder indexes by pointer; freed with its owner.
+/// A buffer of plain values that the decoder indexes by pointer; freed with its owner.
 final class JPEGBuffer<T> {
     let pointer: UnsafeMutablePointer<T>
     let count: Int
 
-    init(count: Int, zero: T) {
+    /// `T` is a plain integer type, so zero bytes are the value zero.
+    init(zeroed count: Int) {
         self.count = count
         pointer = .allocate(capacity: Swift.max(count, 1))
-        pointer.initialize(repeating: zero, count: Swift.max(count, 1))
+        UnsafeMutableRawPointer(pointer).initializeMemory(as: UInt8.self, repeating: 0, count: Swift.max(count, 1) * MemoryLayout<T>.stride)
     }
 
     deinit { pointer.deallocate() }
