@@ -68,8 +68,9 @@ extension JPEGDecoder {
         var reader = JPEGBitReader(data: data, position: position)
         var state = ScanState(members: members, dc: dc, ac: ac, ss: ss, se: se, ah: ah, al: al)
         decodeScan(&reader, &state, frame)
-        if reader.ranOut { throw .truncated("the JPEG data ends inside a scan") }
+        if reader.neededPastEnd { throw .truncated("the JPEG data ends inside a scan") }
         if state.overflow { throw .invalid("JPEG: a DC coefficient overflows 32 bits") }
+        singleScanDecoded = singleScan
         self.frame?.lastGoodRow = state.lastGoodRow
         position = reader.position
         return reader.marker != 0 ? reader.marker : try nextMarker()

@@ -14,8 +14,8 @@ struct JPEGBitReader {
     var marker: UInt8 = 0
     /// Set when a read needed bits the data did not have (libjpeg's `insufficient_data`).
     var insufficient = false
-    /// The file ended without a marker: Pillow reports such a file as truncated.
-    var ranOut = false
+    /// A read needed bits past the end of the file (not past a marker): the data is truncated.
+    var neededPastEnd = false
 
     init(data: UnsafeBufferPointer<UInt8>, position: Int) {
         self.data = data
@@ -27,19 +27,13 @@ struct JPEGBitReader {
     @inline(__always)
     mutating func fill() {
         while count <= 56 && marker == 0 {
-            guard position < data.count else {
-                ranOut = true
-                return
-            }
+            guard position < data.count else { return }
             var c = data[position]
             position += 1
             if c == 0xff {
                 var next: UInt8 = 0xff
                 while next == 0xff {
-                    guard position < data.count else {
-                        ranOut = true
-                        return
-                    }
+                    guard position < data.count else { return }
                     next = data[position]
                     position += 1
                 }
@@ -64,6 +58,7 @@ struct JPEGBitReader {
     mutating func skip(_ n: Int) {
         if n > count { fill() }
         if n > count {
+            if marker == 0 { neededPastEnd = true }
             insufficient = true
             buffer = 0
             count = 0
@@ -121,6 +116,7 @@ struct JPEGBitReader {
         buffer = 0
         count = 0
         if marker == 0 { marker = nextMarker() }
+        if marker == 0 { neededPastEnd = true }
         while true {
             let m = Int(marker)
             if m == 0xd0 + expected {
@@ -145,13 +141,16 @@ struct JPEGBitReader {
             }
             if action == 3 { break }
             marker = nextMarker()
-            if marker == 0 { break }
+            if marker == 0 {
+                neededPastEnd = true
+                break
+            }
         }
         if marker == 0 { insufficient = false }
     }
 
     /// Skips to the next marker, as libjpeg's next_marker does between segments; 0 if the
-    /// file ends first (and `ranOut` is set).
+    /// file ends first.
     mutating func nextMarker() -> UInt8 {
         while position < data.count {
             if data[position] != 0xff {
@@ -164,7 +163,6 @@ struct JPEGBitReader {
             position += 1
             if c != 0 { return c }
         }
-        ranOut = true
         return 0
     }
 }

@@ -5,7 +5,11 @@
 /// libjpeg's choice of colour space (JFIF, then Adobe's transform flag, then component ids).
 /// Damaged entropy-coded data decodes as libjpeg decodes it (zeros after a premature marker,
 /// restart-marker resynchronisation), because Pillow ignores libjpeg's warnings and returns
-/// that image; a file that ends before its EOI marker is an error, as in Pillow.
+/// that image. A file cut short is an error, never a partial image: a progressive or
+/// multi-scan file needs its EOI marker (libjpeg reads it before any output), a single-scan
+/// file needs the data of its last block (Pillow stops once it has all rows). Pillow also
+/// fails some single-scan files that have that data but no EOI, when libjpeg's look-ahead
+/// happened to reach the end of the file; we return their complete image.
 /// Not decoded, each with its own error: 12-bit, lossless, arithmetic-coded and hierarchical
 /// files (libjpeg-turbo reads some of these; we do not), and frames of other than 1, 3 or 4
 /// components (Pillow refuses those).
@@ -15,7 +19,7 @@ public enum JPEGReader {
     }
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
-        guard data.count >= 2, data[0] == 0xff, data[1] == 0xd8 else { throw .invalid("not a JPEG image: the SOI marker is missing") }
+        guard isJPEG(data) else { throw .invalid("not a JPEG image: it does not start with FF D8 FF") }
         do {
             return try data.withUnsafeBufferPointer { buffer in
                 var decoder = JPEGDecoder(data: buffer)
@@ -137,6 +141,8 @@ struct JPEGDecoder {
     /// Set by the first scan: whether the whole image is in that one scan (decoded straight
     /// to samples) or coefficients are kept until the end of the file.
     var singleScan = false
+    /// The single scan of such an image has been decoded with all its data.
+    var singleScanDecoded = false
     var coefficients: JPEGBuffer<Int16>?
     var planes: [JPEGBuffer<UInt8>] = []
 
@@ -145,6 +151,18 @@ struct JPEGDecoder {
     }
 
     mutating func run() throws(ImageError) -> RGBImage {
+        do {
+            try readMarkers()
+        } catch .truncated(let why) {
+            // A single-scan image is complete once its scan is: Pillow has all its rows by
+            // then and lets libjpeg's search for the EOI marker run out of data.
+            guard singleScanDecoded else { throw .truncated(why) }
+        }
+        return try finish()
+    }
+
+    /// Reads markers up to EOI, decoding each scan on the way.
+    mutating func readMarkers() throws(ImageError) {
         var pending: UInt8 = 0
         while true {
             let marker: UInt8
@@ -156,13 +174,16 @@ struct JPEGDecoder {
             }
             switch marker {
             case 0xd9:
-                return try finish()
+                return
             case 0xda:
                 pending = try scan()
             case 0xd8:
                 throw .invalid("JPEG: a second SOI marker")
-            case 0xd0...0xd7, 0x01:
+            case 0xd0...0xd7:
                 continue
+            case 0x01:
+                // libjpeg ignores TEM; Pillow's own header parser refuses it before the first scan.
+                guard scans > 0 else { throw .invalid("JPEG: a TEM marker (0xFF01) in the header") }
             case 0xc0, 0xc1, 0xc2:
                 guard frame == nil else { throw .invalid("JPEG: more than one frame header (SOF)") }
                 frame = try JPEGFrame(segment: try segment(), marker: marker)
@@ -184,14 +205,26 @@ struct JPEGDecoder {
                 restartInterval = Int(s[s.startIndex]) << 8 | Int(s[s.startIndex + 1])
             case 0xe0:
                 // Only markers before the first scan count: libjpeg has chosen the colour space by then.
-                let s = Array(try segment())
+                let s = Array(try segment(lengthMayBeShort: true))
+                // Pillow's header parser reads a JFIF segment's version (bytes 5-6) and fails without it.
+                if scans == 0 && s.starts(with: Array("JFIF".utf8)) && s.count < 7 { throw .invalid("JPEG: a JFIF segment too short for its version") }
                 if scans == 0 && s.count >= 14 && s.starts(with: [0x4a, 0x46, 0x49, 0x46, 0]) { sawJFIF = true }
             case 0xee:
-                let s = Array(try segment())
+                let s = Array(try segment(lengthMayBeShort: true))
+                if scans == 0 && s.starts(with: Array("Adobe".utf8)) && s.count < 7 { throw .invalid("JPEG: an Adobe segment too short for its version") }
                 if scans == 0 && s.count >= 12 && s.starts(with: [0x41, 0x64, 0x6f, 0x62, 0x65]) { adobeTransform = Int(s[11]) }
-            case 0xe1...0xed, 0xef, 0xfe, 0xcc, 0xdc:
-                // Other APPn, COM, DAC (arithmetic tables, unused here), DNL: skipped as libjpeg does.
-                _ = try segment()
+            case 0xcc:
+                // DAC: arithmetic-coding conditioning, unused here but checked as libjpeg checks it.
+                let s = Array(try segment())
+                guard s.count % 2 == 0 else { throw .invalid("JPEG: a DAC segment of odd length") }
+                for i in stride(from: 0, to: s.count, by: 2) {
+                    let index = Int(s[i]), value = Int(s[i + 1])
+                    guard index < 32 else { throw .invalid("JPEG: DAC table index \(index) is out of range") }
+                    if index < 16 && value & 15 > value >> 4 { throw .invalid("JPEG: a DAC DC conditioning value with L > U") }
+                }
+            case 0xe1...0xed, 0xef, 0xfe, 0xdc:
+                // Other APPn, COM, DNL: skipped as libjpeg does.
+                _ = try segment(lengthMayBeShort: true)
             default:
                 throw .invalid("JPEG: unknown marker 0x\(String(marker, radix: 16))")
             }
@@ -207,10 +240,16 @@ struct JPEGDecoder {
         return m
     }
 
-    /// The body of a marker segment (after its 2-byte length).
-    mutating func segment() throws(ImageError) -> ArraySlice<UInt8> {
+    /// The body of a marker segment (after its 2-byte length). libjpeg skips the segments it
+    /// does not read (`lengthMayBeShort`) by their length less 2, so a length below 2 skips
+    /// nothing; the others must be at least 2.
+    mutating func segment(lengthMayBeShort: Bool = false) throws(ImageError) -> ArraySlice<UInt8> {
         guard data.count - position >= 2 else { throw .truncated("the JPEG data ends inside a marker segment") }
         let length = Int(data[position]) << 8 | Int(data[position + 1])
+        if length < 2 && lengthMayBeShort {
+            position += 2
+            return []
+        }
         guard length >= 2 else { throw .invalid("JPEG: a marker segment of length \(length)") }
         guard data.count - position >= length else { throw .truncated("the JPEG data ends inside a marker segment") }
         let body = ArraySlice(data[(position + 2)..<(position + length)])
