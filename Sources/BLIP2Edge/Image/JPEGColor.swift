@@ -29,28 +29,24 @@ struct JPEGPlane {
         }
     }
 
-    /// Output row `y` of this component at full size, `count` samples (at most the image
-    /// width, which the upsampled row covers) into `out`; `sums` has room for `width` Ints and
-    /// `scratch` for 2 * `width` bytes.
-    func row(_ y: Int, into out: UnsafeMutablePointer<UInt8>, count: Int, sums: UnsafeMutablePointer<Int>,
-             scratch: UnsafeMutablePointer<UInt8>) {
+    /// Output row `y` of this component at full size: at least `count` samples (the image
+    /// width, which the upsampled row covers), in the plane itself or in `out`, which has
+    /// room for max(`count`, 2 * `width`) bytes; `sums` has room for `width` Ints.
+    func row(_ y: Int, into out: UnsafeMutablePointer<UInt8>, count: Int, sums: UnsafeMutablePointer<Int>) -> UnsafePointer<UInt8> {
         switch method {
         case .copy:
-            out.update(from: samples + y * stride, count: count)
+            return UnsafePointer(samples + y * stride)
         case .replicate:
             let s = samples + min(y / vRatio, height - 1) * stride
-            if hRatio == 1 {
-                out.update(from: s, count: count)
-            } else {
-                for x in 0..<count { out[x] = s[x / hRatio] }
-            }
+            if hRatio == 1 { return UnsafePointer(s) }
+            for x in 0..<count { out[x] = s[x / hRatio] }
         case .fancyH2V1:
             // Each output sample is 3/4 of its nearer input plus 1/4 of the farther, with the
             // library's alternating +1/+2 bias; the two outermost samples are copies.
             let s = samples + y * stride
             let n = width
             do {
-                let o = scratch
+                let o = out
                 o[0] = s[0]
                 o[1] = UInt8(truncatingIfNeeded: (3 * Int(s[0]) + Int(s[1]) + 2) >> 2)
                 for i in 1..<(n - 1) {
@@ -60,7 +56,6 @@ struct JPEGPlane {
                 }
                 o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * Int(s[n - 1]) + Int(s[n - 2]) + 1) >> 2)
                 o[2 * n - 1] = s[n - 1]
-                out.update(from: o, count: count)
             }
         case .fancyH1V2:
             let (near, far, bias) = verticalPair(y)
@@ -72,7 +67,7 @@ struct JPEGPlane {
             let n = width
             for j in 0..<n { sums[j] = 3 * Int(near[j]) + Int(far[j]) }
             do {
-                let o = scratch
+                let o = out
                 o[0] = UInt8(truncatingIfNeeded: (4 * sums[0] + 8) >> 4)
                 o[1] = UInt8(truncatingIfNeeded: (3 * sums[0] + sums[1] + 7) >> 4)
                 for j in 1..<(n - 1) {
@@ -82,9 +77,9 @@ struct JPEGPlane {
                 }
                 o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * sums[n - 1] + sums[n - 2] + 8) >> 4)
                 o[2 * n - 1] = UInt8(truncatingIfNeeded: (4 * sums[n - 1] + 7) >> 4)
-                out.update(from: o, count: count)
             }
         }
+        return UnsafePointer(out)
     }
 
     /// For vertical 2:1: the input row nearer to output row y, the other neighbour (the edge
@@ -99,13 +94,6 @@ struct JPEGPlane {
 }
 
 enum JPEGColor {
-    /// jdcolor.c's tables, x = c - 128: Cr->R and Cb->B rounded, the two G terms kept in
-    /// 16-bit fixed point and rounded once, together.
-    static let crToR: [Int] = (0..<256).map { (91881 * ($0 - 128) + 32768) >> 16 }
-    static let cbToB: [Int] = (0..<256).map { (116130 * ($0 - 128) + 32768) >> 16 }
-    static let crToG: [Int] = (0..<256).map { -46802 * ($0 - 128) }
-    static let cbToG: [Int] = (0..<256).map { -22554 * ($0 - 128) + 32768 }
-
     @inline(__always)
     static func clamp(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: min(max(v, 0), 255)) }
 
@@ -121,73 +109,84 @@ enum JPEGColor {
     static func rgb(planes: [JPEGPlane], space: JPEGColorSpace, width: Int, height: Int) -> [UInt8] {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         let maxWidth = planes.map(\.width).max() ?? 1
-        let rows = UnsafeMutablePointer<UInt8>.allocate(capacity: planes.count * width)
+        let rowCapacity = max(width, 2 * maxWidth)
+        let rows = UnsafeMutablePointer<UInt8>.allocate(capacity: planes.count * rowCapacity)
         let sums = UnsafeMutablePointer<Int>.allocate(capacity: maxWidth)
-        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * maxWidth)
         defer {
             rows.deallocate()
             sums.deallocate()
-            scratch.deallocate()
         }
-        crToR.withUnsafeBufferPointer { crR in
-        cbToB.withUnsafeBufferPointer { cbB in
-        crToG.withUnsafeBufferPointer { crG in
-        cbToG.withUnsafeBufferPointer { cbG in
+        let empty = UnsafePointer(rows)
         pixels.withUnsafeMutableBufferPointer { outBuffer in
             guard let out = outBuffer.baseAddress else { return }
             for y in 0..<height {
-                for (i, plane) in planes.enumerated() { plane.row(y, into: rows + i * width, count: width, sums: sums, scratch: scratch) }
-                let o = out + y * width * 3
-                let c0 = rows, c1 = rows + width, c2 = rows + 2 * width, c3 = rows + 3 * width
-                switch space {
-                case .gray:
-                    for x in 0..<width {
-                        let v = c0[x]
-                        o[3 * x] = v
-                        o[3 * x + 1] = v
-                        o[3 * x + 2] = v
-                    }
-                case .rgb:
-                    for x in 0..<width {
-                        o[3 * x] = c0[x]
-                        o[3 * x + 1] = c1[x]
-                        o[3 * x + 2] = c2[x]
-                    }
-                case .yCbCr:
-                    for x in 0..<width {
-                        let yv = Int(c0[x]), cb = Int(c1[x]), cr = Int(c2[x])
-                        o[3 * x] = clamp(yv + crR[cr])
-                        o[3 * x + 1] = clamp(yv + ((cbG[cb] + crG[cr]) >> 16))
-                        o[3 * x + 2] = clamp(yv + cbB[cb])
-                    }
-                case .cmyk, .ycck:
-                    // Pillow opens 4-component JPEGs as Adobe's inverted CMYK ("CMYK;I"), so
-                    // what it multiplies out is 255 - libjpeg's CMYK; for YCCK that is the
-                    // RGB of the YCC part. convert("RGB"): K - K * c / 255 per channel.
-                    for x in 0..<width {
-                        let k = Int(c3[x])
-                        var a = Int(c0[x]), b = Int(c1[x]), c = Int(c2[x])
-                        if space == .ycck {
-                            let yv = a, cb = b, cr = c
-                            a = Int(clamp(yv + crR[cr]))
-                            b = Int(clamp(yv + ((cbG[cb] + crG[cr]) >> 16)))
-                            c = Int(clamp(yv + cbB[cb]))
-                        } else {
-                            a = 255 - a
-                            b = 255 - b
-                            c = 255 - c
-                        }
-                        o[3 * x] = clamp(k - mulDiv255(a, k))
-                        o[3 * x + 1] = clamp(k - mulDiv255(b, k))
-                        o[3 * x + 2] = clamp(k - mulDiv255(c, k))
+                var c: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>) = (empty, empty, empty, empty)
+                for (i, plane) in planes.enumerated() {
+                    let r = plane.row(y, into: rows + i * rowCapacity, count: width, sums: sums)
+                    switch i {
+                    case 0: c.0 = r
+                    case 1: c.1 = r
+                    case 2: c.2 = r
+                    default: c.3 = r
                     }
                 }
+                convert(space, c, out + y * width * 3, width)
             }
-        }
-        }
-        }
-        }
         }
         return pixels
     }
+
+    /// One row of samples to RGB. YCbCr uses jdcolor.c's fixed-point terms, x = c - 128:
+    /// R = Y + (91881x_r + 2^15) >> 16, B = Y + (116130x_b + 2^15) >> 16,
+    /// G = Y + (-22554x_b - 46802x_r + 2^15) >> 16 (the library tabulates the same values).
+    @inline(__always)
+    static func convert(_ space: JPEGColorSpace, _ c: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+                        _ o: UnsafeMutablePointer<UInt8>, _ width: Int) {
+        @inline(__always) func ycc(_ y: Int32, _ cb: Int32, _ cr: Int32) -> (UInt8, UInt8, UInt8) {
+            let xb = cb - 128, xr = cr - 128
+            return (clamp32(y + ((91881 * xr + 32768) >> 16)),
+                    clamp32(y + ((-22554 * xb - 46802 * xr + 32768) >> 16)),
+                    clamp32(y + ((116130 * xb + 32768) >> 16)))
+        }
+        switch space {
+        case .gray:
+            for x in 0..<width {
+                let v = c.0[x]
+                o[3 * x] = v
+                o[3 * x + 1] = v
+                o[3 * x + 2] = v
+            }
+        case .rgb:
+            for x in 0..<width {
+                o[3 * x] = c.0[x]
+                o[3 * x + 1] = c.1[x]
+                o[3 * x + 2] = c.2[x]
+            }
+        case .yCbCr:
+            for x in 0..<width {
+                let (r, g, b) = ycc(Int32(c.0[x]), Int32(c.1[x]), Int32(c.2[x]))
+                o[3 * x] = r
+                o[3 * x + 1] = g
+                o[3 * x + 2] = b
+            }
+        case .cmyk, .ycck:
+            // Pillow opens 4-component JPEGs as Adobe's inverted CMYK ("CMYK;I"), so what it
+            // multiplies out is 255 - libjpeg's CMYK; for YCCK that is the RGB of the YCC
+            // part. convert("RGB"): K - K * c / 255 per channel.
+            for x in 0..<width {
+                let k = Int(c.3[x])
+                var a = 255 - Int(c.0[x]), b = 255 - Int(c.1[x]), d = 255 - Int(c.2[x])
+                if space == .ycck {
+                    let (r, g, bl) = ycc(Int32(c.0[x]), Int32(c.1[x]), Int32(c.2[x]))
+                    (a, b, d) = (Int(r), Int(g), Int(bl))
+                }
+                o[3 * x] = clamp(k - mulDiv255(a, k))
+                o[3 * x + 1] = clamp(k - mulDiv255(b, k))
+                o[3 * x + 2] = clamp(k - mulDiv255(d, k))
+            }
+        }
+    }
+
+    @inline(__always)
+    static func clamp32(_ v: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(max(v, 0), 255)) }
 }

@@ -228,16 +228,18 @@ extension JPEGDecoder {
     @inline(__always)
     func decodeSequential(_ reader: inout JPEGBitReader, _ b: UnsafeMutablePointer<Int16>, _ dc: JPEGHuffmanLookup,
                           _ ac: JPEGHuffmanLookup, _ prediction: inout Int32, _ natural: UnsafeBufferPointer<Int>) {
-        let diff = reader.signed(reader.decode(dc))
+        reader.ensure32()
+        let diff = reader.magnitude(reader.symbol(dc))
         prediction &+= Int32(truncatingIfNeeded: diff)
         b[0] = Int16(truncatingIfNeeded: prediction)
         var k = 1
         while k < 64 {
-            let rs = reader.decode(ac)
+            reader.ensure32()
+            let rs = reader.symbol(ac)
             let r = rs >> 4, s = rs & 15
             if s != 0 {
                 k += r
-                b[natural[k]] = Int16(truncatingIfNeeded: reader.signed(s))
+                b[natural[k]] = Int16(truncatingIfNeeded: reader.magnitude(s))
                 k += 1
             } else {
                 if r != 15 { break }

@@ -48,64 +48,84 @@ struct JPEGBitReader {
         }
     }
 
+    /// The reads below need at most 32 bits between refills (a code of up to 16 or 17 bits
+    /// and a magnitude of up to 15); a refill leaves at least 57 unless the data has ended,
+    /// and past the end the buffer reads as zeros, which is what libjpeg reads there.
     @inline(__always)
-    mutating func peek(_ n: Int) -> Int {
-        if count < n { fill() }
-        return Int(truncatingIfNeeded: buffer >> UInt64(64 - n))
+    mutating func ensure32() {
+        if count < 32 { fill() }
     }
 
     @inline(__always)
-    mutating func skip(_ n: Int) {
-        if n > count { fill() }
-        if n > count {
-            if marker == 0 { neededPastEnd = true }
-            insufficient = true
-            buffer = 0
-            count = 0
-        } else {
-            buffer <<= UInt64(n)
-            count -= n
-        }
+    mutating func consume(_ n: Int) {
+        buffer <<= UInt64(n)
+        count -= n
+        if count < 0 { ranShort() }
+    }
+
+    /// The read went past the real bits: libjpeg's "insufficient data" (and truncation when
+    /// no marker ended the data).
+    @inline(never)
+    mutating func ranShort() {
+        if marker == 0 { neededPastEnd = true }
+        insufficient = true
+        count = 0
     }
 
     @inline(__always)
     mutating func bits(_ n: Int) -> Int {
         guard n > 0 else { return 0 }
-        let v = peek(n)
-        skip(n)
+        ensure32()
+        let v = Int(truncatingIfNeeded: buffer >> UInt64(64 - n))
+        consume(n)
         return v
     }
 
-    /// A coefficient of `n` magnitude bits (JPEG's EXTEND: the values with a leading 0 bit are negative).
+    /// A coefficient of `n` magnitude bits (JPEG's EXTEND: the values with a leading 0 bit
+    /// are negative); the caller has called ensure32 since the last read that could empty it.
     @inline(__always)
-    mutating func signed(_ n: Int) -> Int {
+    mutating func magnitude(_ n: Int) -> Int {
         guard n > 0 else { return 0 }
-        let v = bits(n)
+        let v = Int(truncatingIfNeeded: buffer >> UInt64(64 - n))
+        consume(n)
         return v < 1 << (n - 1) ? v - (1 << n) + 1 : v
     }
 
     @inline(__always)
-    mutating func decode(_ t: JPEGHuffmanLookup) -> Int {
-        let e = Int(t.lookup[peek(JPEGHuffmanTable.lookahead)])
+    mutating func signed(_ n: Int) -> Int {
+        ensure32()
+        return magnitude(n)
+    }
+
+    /// A Huffman symbol; the caller has called ensure32.
+    @inline(__always)
+    mutating func symbol(_ t: JPEGHuffmanLookup) -> Int {
+        let e = Int(t.lookup[Int(truncatingIfNeeded: buffer >> UInt64(64 - JPEGHuffmanTable.lookahead))])
         if e != 0 {
-            skip(e >> 8)
+            consume(e >> 8)
             return e & 0xff
         }
         return decodeLong(t)
     }
 
+    @inline(__always)
+    mutating func decode(_ t: JPEGHuffmanLookup) -> Int {
+        ensure32()
+        return symbol(t)
+    }
+
     /// Codes longer than the lookahead, compared length by length with the largest code of
-    /// each length (JPEG's Figure F.16).
+    /// each length (JPEG's Figure F.16); a code no table has costs 17 bits and reads as 0.
     mutating func decodeLong(_ t: JPEGHuffmanLookup) -> Int {
-        let code16 = peek(16)
+        let code16 = Int(truncatingIfNeeded: buffer >> 48)
         for l in (JPEGHuffmanTable.lookahead + 1)...16 {
             let code = code16 >> (16 - l)
             if code <= Int(t.maxCode[l]) {
-                skip(l)
+                consume(l)
                 return Int(t.symbols[(code + Int(t.valueOffset[l])) & 0xff])
             }
         }
-        skip(17)
+        consume(17)
         return 0
     }
 

@@ -26,6 +26,13 @@ enum JPEGInverseDCT {
             acRows = true
             break
         }
+        if !acRows && coefficients[1] == 0 && coefficients[2] == 0 && coefficients[3] == 0 && coefficients[4] == 0
+            && coefficients[5] == 0 && coefficients[6] == 0 && coefficients[7] == 0 {
+            // Only the DC: one value everywhere (what both passes below give).
+            let v = sample((Int32(Int16(truncatingIfNeeded: dq(0) << 2)) &+ 16) >> 5)
+            for r in 0..<8 { (out + r * stride).update(repeating: v, count: 8) }
+            return
+        }
         if !acRows {
             // Only row 0: each column is its DC shifted by 2 bits in a 16-bit lane.
             for c in 0..<8 {
