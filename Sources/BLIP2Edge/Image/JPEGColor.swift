@@ -45,18 +45,16 @@ struct JPEGPlane {
             // library's alternating +1/+2 bias; the two outermost samples are copies.
             let s = samples + y * stride
             let n = width
-            do {
-                let o = out
-                o[0] = s[0]
-                o[1] = UInt8(truncatingIfNeeded: (3 * Int(s[0]) + Int(s[1]) + 2) >> 2)
-                for i in 1..<(n - 1) {
-                    let here = 3 * Int(s[i])
-                    o[2 * i] = UInt8(truncatingIfNeeded: (here + Int(s[i - 1]) + 1) >> 2)
-                    o[2 * i + 1] = UInt8(truncatingIfNeeded: (here + Int(s[i + 1]) + 2) >> 2)
-                }
-                o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * Int(s[n - 1]) + Int(s[n - 2]) + 1) >> 2)
-                o[2 * n - 1] = s[n - 1]
+            let o = out
+            o[0] = s[0]
+            o[1] = UInt8(truncatingIfNeeded: (3 * Int(s[0]) + Int(s[1]) + 2) >> 2)
+            for i in 1..<(n - 1) {
+                let here = 3 * Int(s[i])
+                o[2 * i] = UInt8(truncatingIfNeeded: (here + Int(s[i - 1]) + 1) >> 2)
+                o[2 * i + 1] = UInt8(truncatingIfNeeded: (here + Int(s[i + 1]) + 2) >> 2)
             }
+            o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * Int(s[n - 1]) + Int(s[n - 2]) + 1) >> 2)
+            o[2 * n - 1] = s[n - 1]
         case .fancyH1V2:
             let (near, far, bias) = verticalPair(y)
             for x in 0..<count { out[x] = UInt8(truncatingIfNeeded: (3 * Int(near[x]) + Int(far[x]) + bias) >> 2) }
@@ -66,18 +64,16 @@ struct JPEGPlane {
             let (near, far, _) = verticalPair(y)
             let n = width
             for j in 0..<n { sums[j] = 3 * Int(near[j]) + Int(far[j]) }
-            do {
-                let o = out
-                o[0] = UInt8(truncatingIfNeeded: (4 * sums[0] + 8) >> 4)
-                o[1] = UInt8(truncatingIfNeeded: (3 * sums[0] + sums[1] + 7) >> 4)
-                for j in 1..<(n - 1) {
-                    let here = 3 * sums[j]
-                    o[2 * j] = UInt8(truncatingIfNeeded: (here + sums[j - 1] + 8) >> 4)
-                    o[2 * j + 1] = UInt8(truncatingIfNeeded: (here + sums[j + 1] + 7) >> 4)
-                }
-                o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * sums[n - 1] + sums[n - 2] + 8) >> 4)
-                o[2 * n - 1] = UInt8(truncatingIfNeeded: (4 * sums[n - 1] + 7) >> 4)
+            let o = out
+            o[0] = UInt8(truncatingIfNeeded: (4 * sums[0] + 8) >> 4)
+            o[1] = UInt8(truncatingIfNeeded: (3 * sums[0] + sums[1] + 7) >> 4)
+            for j in 1..<(n - 1) {
+                let here = 3 * sums[j]
+                o[2 * j] = UInt8(truncatingIfNeeded: (here + sums[j - 1] + 8) >> 4)
+                o[2 * j + 1] = UInt8(truncatingIfNeeded: (here + sums[j + 1] + 7) >> 4)
             }
+            o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * sums[n - 1] + sums[n - 2] + 8) >> 4)
+            o[2 * n - 1] = UInt8(truncatingIfNeeded: (4 * sums[n - 1] + 7) >> 4)
         }
         return UnsafePointer(out)
     }

@@ -20,15 +20,9 @@ public enum JPEGReader {
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
         guard isJPEG(data) else { throw .invalid("not a JPEG image: it does not start with FF D8 FF") }
-        do {
-            return try data.withUnsafeBufferPointer { buffer in
-                var decoder = JPEGDecoder(data: buffer)
-                return try decoder.run()
-            }
-        } catch let error as ImageError {
-            throw error
-        } catch {
-            throw .invalid("JPEG: \(error)")
+        return try data.withUnsafeBufferPointer { (buffer) throws(ImageError) -> RGBImage in
+            var decoder = JPEGDecoder(data: buffer)
+            return try decoder.run()
         }
     }
 }
