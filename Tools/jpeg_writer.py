@@ -84,12 +84,9 @@ class Component:
         self.plane = plane  # full-resolution samples, height x width
 
 
-def encode(width: int, height: int, comps: list[Component], qtables: dict[int, list[int]], *, jfif=False,
-           adobe: int | None = None, restart: int = 0, interleaved=True, dht=True, wide_q=(),
-           coefficients=None, huffman=None) -> bytes:
-    """A baseline JPEG. Each component's plane is box-averaged to its sampled size, padded by
-    edge repetition, transformed and quantised; `coefficients(ci, blocks)` may replace the
-    quantised blocks (an array blocks_down x blocks_across x 64, natural order)."""
+def quantised_blocks(width, height, comps, qtables, coefficients=None):
+    """Per component: blocks_down x blocks_across x 64 quantised coefficients (natural order),
+    padded to whole MCUs, from the plane box-averaged to the component's sampled size."""
     hmax, vmax = max(c.h for c in comps), max(c.v for c in comps)
     mx, my = -(-width // (8 * hmax)), -(-height // (8 * vmax))
     blocks = []
@@ -109,6 +106,18 @@ def encode(width: int, height: int, comps: list[Component], qtables: dict[int, l
         if coefficients is not None:
             out = coefficients(ci, out)
         blocks.append(out)
+    return blocks
+
+
+def encode(width: int, height: int, comps: list[Component], qtables: dict[int, list[int]], *, jfif=False,
+           adobe: int | None = None, restart: int = 0, interleaved=True, dht=True, wide_q=(),
+           coefficients=None, huffman=None) -> bytes:
+    """A baseline JPEG. Each component's plane is box-averaged to its sampled size, padded by
+    edge repetition, transformed and quantised; `coefficients(ci, blocks)` may replace the
+    quantised blocks (an array blocks_down x blocks_across x 64, natural order)."""
+    hmax, vmax = max(c.h for c in comps), max(c.v for c in comps)
+    mx, my = -(-width // (8 * hmax)), -(-height // (8 * vmax))
+    blocks = quantised_blocks(width, height, comps, qtables, coefficients)
     tables = huffman or {("dc", 0): DC_LUMA, ("ac", 0): AC_LUMA, ("dc", 1): DC_CHROMA, ("ac", 1): AC_CHROMA}
     enc = {k: codes(t) for k, t in tables.items()}
 
@@ -189,6 +198,132 @@ def encode(width: int, height: int, comps: list[Component], qtables: dict[int, l
         for i in range(len(comps)):
             data += scan([i])
     return data + b"\xff\xd9"
+
+
+# Flat Huffman codes for progressive scans, which use EOB-run symbols the Annex K tables
+# lack: every DC category at 5 bits, every AC symbol a progressive scan can need at 8 bits.
+FLAT_DC = ([0, 0, 0, 0, 16] + [0] * 11, list(range(16)))
+_AC_SYMBOLS = [r << 4 for r in range(15)] + [0xF0] + [(r << 4) | s for r in range(16) for s in range(1, 11)]
+FLAT_AC = ([0] * 7 + [len(_AC_SYMBOLS)] + [0] * 8, _AC_SYMBOLS)
+
+
+def encode_progressive(width: int, height: int, comps: list[Component], qtables: dict[int, list[int]],
+                       script, *, restart: int = 0, jfif=True) -> bytes:
+    """A progressive JPEG with the given scan script: (component indices, Ss, Se, Ah, Al) per
+    scan, encoded as libjpeg's jcphuff.c does (EOB runs, refinement correction bits)."""
+    hmax, vmax = max(c.h for c in comps), max(c.v for c in comps)
+    mx, my = -(-width // (8 * hmax)), -(-height // (8 * vmax))
+    blocks = quantised_blocks(width, height, comps, qtables)
+    dc_codes, ac_codes = codes(FLAT_DC), codes(FLAT_AC)
+    head = b"\xff\xd8"
+    if jfif:
+        head += segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0")
+    for n, t in sorted(qtables.items()):
+        head += segment(0xDB, bytes([n]) + bytes(t[z] for z in ZIGZAG))
+    head += segment(0xC2, struct.pack(">BHHB", 8, height, width, len(comps)) + b"".join(
+        bytes([c.cid, c.h << 4 | c.v, c.tq]) for c in comps))
+    head += segment(0xC4, b"\x00" + bytes(FLAT_DC[0]) + bytes(FLAT_DC[1]))
+    head += segment(0xC4, b"\x10" + bytes(FLAT_AC[0]) + bytes(FLAT_AC[1]))
+    if restart:
+        head += segment(0xDD, struct.pack(">H", restart))
+    out = head
+    for members, ss, se, ah, al in script:
+        out += segment(0xDA, bytes([len(members)]) + b"".join(bytes([comps[i].cid, 0]) for i in members)
+                       + bytes([ss, se, ah << 4 | al]))
+        if len(members) > 1:
+            units = [[(i, y * comps[i].v + yy, x * comps[i].h + xx) for i in members
+                      for yy in range(comps[i].v) for xx in range(comps[i].h)] for y in range(my) for x in range(mx)]
+        else:
+            c = comps[members[0]]
+            dw, dh = -(-width * c.h // hmax), -(-height * c.v // vmax)
+            units = [[(members[0], y, x)] for y in range(-(-dh // 8)) for x in range(-(-dw // 8))]
+        bits = Bits()
+        state = {"eobrun": 0, "be": []}
+        pred = {i: 0 for i in members}
+
+        def emit_eobrun():
+            if state["eobrun"] > 0:
+                n = state["eobrun"].bit_length() - 1
+                bits.put(*ac_codes[n << 4])
+                bits.put(state["eobrun"], n)
+                state["eobrun"] = 0
+                for b in state["be"]:
+                    bits.put(b, 1)
+                state["be"] = []
+
+        rst = 0
+        for u, unit in enumerate(units):
+            if restart and u and u % restart == 0:
+                emit_eobrun()
+                bits.flush()
+                out += bytes(bits.out) + bytes([0xFF, 0xD0 + rst])
+                bits = Bits()
+                rst = (rst + 1) & 7
+                pred = {i: 0 for i in members}
+            for i, by, bx in unit:
+                zz = [int(blocks[i][by, bx][ZIGZAG[k]]) for k in range(64)]
+                if ss == 0 and ah == 0:
+                    v = zz[0] >> al
+                    size, val = magnitude(v - pred[i])
+                    pred[i] = v
+                    bits.put(*dc_codes[size])
+                    bits.put(val, size)
+                elif ss == 0:
+                    bits.put(zz[0] >> al & 1, 1)
+                elif ah == 0:
+                    r = 0
+                    for k in range(ss, se + 1):
+                        c = zz[k]
+                        v = (abs(c) >> al) * (1 if c > 0 else -1)
+                        if v == 0:
+                            r += 1
+                            continue
+                        emit_eobrun()
+                        while r > 15:
+                            bits.put(*ac_codes[0xF0])
+                            r -= 16
+                        size, val = magnitude(v)
+                        bits.put(*ac_codes[r << 4 | size])
+                        bits.put(val, size)
+                        r = 0
+                    if r > 0:
+                        state["eobrun"] += 1
+                        if state["eobrun"] == 0x7FFF:
+                            emit_eobrun()
+                else:
+                    absv = {k: abs(zz[k]) >> al for k in range(ss, se + 1)}
+                    eob = max([k for k in absv if absv[k] == 1] or [0])
+                    r, br = 0, []
+                    for k in range(ss, se + 1):
+                        t = absv[k]
+                        if t == 0:
+                            r += 1
+                            continue
+                        while r > 15 and k <= eob:
+                            emit_eobrun()
+                            bits.put(*ac_codes[0xF0])
+                            r -= 16
+                            for b in br:
+                                bits.put(b, 1)
+                            br = []
+                        if t > 1:
+                            br.append(t & 1)
+                            continue
+                        emit_eobrun()
+                        bits.put(*ac_codes[r << 4 | 1])
+                        bits.put(0 if zz[k] < 0 else 1, 1)
+                        for b in br:
+                            bits.put(b, 1)
+                        br, r = [], 0
+                    if r > 0 or br:
+                        state["eobrun"] += 1
+                        state["be"] += br
+                        if state["eobrun"] == 0x7FFF or len(state["be"]) > 1000 - 64 + 1:
+                            emit_eobrun()
+        emit_eobrun()
+        bits.flush()
+        out += bytes(bits.out)
+    return out + b"\xff\xd9"
 
 
 def split_segments(jpeg: bytes):
