@@ -69,6 +69,8 @@ extension JPEGDecoder {
         let previous = scans > 1 ? c.previousCoefBits : [Int](repeating: -1, count: 64)
         let q00 = Int(q[0])
         let qs = Self.smoothedPositions.map { Int(q[$0]) }
+        let dc = UnsafeMutablePointer<Int>.allocate(capacity: 25)
+        defer { dc.deallocate() }
         for outRow in 0..<total {
             // In the last iMCU row only the real block rows; libjpeg also numbers the rows
             // of that iMCU row with this smaller count, which decides the edges below.
@@ -90,12 +92,11 @@ extension JPEGDecoder {
                 let below2 = imageBlockRow < imageBlockRows - 2 ? row + 2 : below
                 let rows = [above2, above, row, below, below2]
                 for bx in 0...lastColumn {
-                    // dc[r][k]: the DC of the block r-2 rows and k-2 columns away, edges repeated.
-                    var dc = [[Int]](repeating: [0, 0, 0, 0, 0], count: 5)
+                    // dc[5r + k]: the DC of the block r-2 rows and k-2 columns away, edges repeated.
                     for r in 0..<5 {
                         for k in 0..<5 {
                             let x = min(max(bx + k - 2, 0), lastColumn)
-                            dc[r][k] = Int(base[(rows[r] * c.blocksAcross + x) * 64])
+                            dc[5 * r + k] = Int(base[(rows[r] * c.blocksAcross + x) * 64])
                         }
                     }
                     let blockPointer = base + (row * c.blocksAcross + bx) * 64
@@ -107,9 +108,10 @@ extension JPEGDecoder {
         }
     }
 
-    /// The estimates of decompress_smooth_data, DC01...DC25 being dc[0][0]...dc[4][4].
-    static func estimate(_ w: UnsafeMutablePointer<Int16>, _ dc: [[Int]], _ bits: [Int], _ changeDC: Bool, _ q00: Int, _ qs: [Int]) {
-        @inline(__always) func d(_ n: Int) -> Int { dc[(n - 1) / 5][(n - 1) % 5] }
+    /// The estimates of decompress_smooth_data, DC01...DC25 being dc[0]...dc[24].
+    static func estimate(_ w: UnsafeMutablePointer<Int16>, _ dc: UnsafeMutablePointer<Int>, _ bits: [Int], _ changeDC: Bool,
+                         _ q00: Int, _ qs: [Int]) {
+        @inline(__always) func d(_ n: Int) -> Int { dc[n - 1] }
         func apply(_ index: Int, _ pos: Int, _ sum: Int) {
             let al = bits[index]
             guard al != 0 && w[pos] == 0 else { return }
