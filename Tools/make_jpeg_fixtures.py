@@ -240,6 +240,12 @@ def cases(rng: np.random.Generator):
     b[sof + 5:sof + 7] = b"\0\0"
     yield "bad-height-zero", bytes(b)
 
+    # An MPO (two frames, a camera's stereo pair): Pillow decodes the first frame.
+    frames = [Image.fromarray(pattern(40, 30, np.random.default_rng(i)), "RGB") for i in (1, 2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "MPO", save_all=True, append_images=frames[1:])
+    yield "pil-mpo-2-frames-40x30", buf.getvalue()
+
     # Photographs that ship inside scikit-image.
     import skimage
     data = Path(skimage.__file__).parent / "data"
