@@ -8,7 +8,7 @@ Writes Tests/Fixtures/jpeg/: Pillow's own files (qualities 1-100, subsampling 4:
 writer (Tools/jpeg_writer.py: 4:4:0, 4:1:1 and other sampling factors, Adobe RGB and YCCK,
 component ids, 16-bit tables, separate scans per component, no DHT, out-of-range
 coefficients), progressive files with scans left out (block smoothing), damaged files
-(premature EOI, garbage data, wrong restart markers, truncation), scikit-image's sample
+(premature EOI, garbage data, wrong restart markers, truncation, a missing EOI marker), scikit-image's sample
 photographs, and expected.gguf holding per file the SHA-256 of those RGB bytes, the size,
 the raw bytes for small files, or Pillow's error for files it refuses; plus one file's
 processor output in make_image_fixtures' compact form.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from gguf import GGUFValueType, GGUFWriter
-from PIL import Image, ImageFile
+from PIL import Image
 from transformers.image_transforms import convert_to_rgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,12 +37,10 @@ DIVERGENT = {
     # libjpeg-turbo decodes arithmetic coding; we do not (here: Huffman data under SOF9).
     "bad-sof-arithmetic": "arithmetic coding",
 }
-# Single-scan files with all their data but no EOI marker, which Pillow refuses when
-# libjpeg's look-ahead happens to reach the end of the file: we return the complete image,
-# which is Pillow's with ImageFile.LOAD_TRUNCATED_IMAGES = True.
-# Whether Pillow refuses one depends on where libjpeg's refills fall, so each may go either
-# way; at least one must be refused, to test the difference.
-LENIENT = {"bad-no-eoi", "bad-no-eoi-noise"}
+# Single-scan files with all their data but no EOI marker: Pillow decodes some and refuses
+# others, by where libjpeg's refills fall (and Pillow's 64 KiB reads); at least one of each
+# must be here.
+NO_EOI = ("bad-no-eoi", "bad-no-eoi-noise", "bad-no-eoi-garbage", "bad-no-eoi-big-a", "bad-no-eoi-big-b")
 
 
 def pattern(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -199,6 +197,26 @@ def cases(rng: np.random.Generator):
     yield "bad-no-eoi", good[:-2]
     noise = pillow_jpeg(Image.fromarray(rng.integers(0, 256, (40, 48, 3)).astype(np.uint8)), quality=85)
     yield "bad-no-eoi-noise", noise[:-2]
+    yield "bad-no-eoi-garbage", noise[:-2] + b"\x12\x34\x56\x78\x9a"
+    # Larger than Pillow's 64 KiB reads: the first crops (by size) that Pillow decodes and
+    # refuses without their EOI (with a few bytes of garbage after the data, or none).
+    import skimage
+    hubble = Image.open(Path(skimage.__file__).parent / "data" / "hubble_deep_field.jpg")
+    found = {}
+    for w, h in ((w, h) for h in (200, 230, 260, 290) for w in range(300, 1000, 7)):
+        plain = pillow_jpeg(hubble.crop((0, 0, w, h)), quality=95, subsampling=0)[:-2]
+        if len(plain) <= 65536:
+            continue
+        for blob in (plain, plain + bytes(range(1, 13))):
+            try:
+                Image.open(io.BytesIO(blob)).load()
+                found.setdefault("decoded", blob)
+            except OSError:
+                found.setdefault("refused", blob)
+        if len(found) == 2:
+            break
+    yield "bad-no-eoi-big-a", found["decoded"]
+    yield "bad-no-eoi-big-b", found["refused"]
     garbled = bytearray(good)
     for i in range(data_start + 40, data_start + 60):
         garbled[i] = (garbled[i] * 37 + 11) % 255
@@ -269,7 +287,6 @@ def main() -> None:
     rng = np.random.default_rng(20261301)
     writer = GGUFWriter(str(OUT / "expected.gguf"), "blip2-jpeg-fixtures")
     names, refused, divergent, seen = [], [], [], set()
-    lenient_refused = 0
     for name, blob in cases(rng):
         assert name not in seen, name
         seen.add(name)
@@ -280,17 +297,9 @@ def main() -> None:
             divergent.append(name)
             continue
         try:
-            if name in LENIENT:
-                try:
-                    Image.open(io.BytesIO(blob)).load()
-                except OSError:
-                    ImageFile.LOAD_TRUNCATED_IMAGES = True
-                    writer.add_string(f"{name}.note", "Pillow refuses it; this is its image with LOAD_TRUNCATED_IMAGES")
-                    lenient_refused += 1
             image = Image.open(io.BytesIO(blob))
             mode = image.mode
             rgb = convert_to_rgb(image, return_numpy=True)
-            ImageFile.LOAD_TRUNCATED_IMAGES = False
         except Exception as e:  # noqa: BLE001 - every refusal is recorded as one
             message = re.sub(r" at 0x[0-9a-f]+", "", f"{type(e).__name__}: {e}")  # no addresses: reproducible
             writer.add_string(f"{name}.error", message)
@@ -307,7 +316,7 @@ def main() -> None:
             writer.add_key_value(f"{name}.rgb", rgb.reshape(-1).tolist(), GGUFValueType.ARRAY, sub_type=GGUFValueType.UINT8)
         names.append(name)
         print(f"{name}: {mode} {image.size}")
-    assert lenient_refused >= 1, "no file without EOI that Pillow refuses"
+    assert any(n in refused for n in NO_EOI) and any(n in names for n in NO_EOI), "no-EOI files of one outcome only"
     # The processor end to end, for a 4:2:0 file.
     key, source, w, h = "full-pil-ss2-67x45", "pil-ss2-67x45", 24, 16
     add_expected(writer, key, Image.open(OUT / f"{source}.jpg"), w, h)

@@ -67,13 +67,18 @@ extension JPEGDecoder {
         self.frame = frame
         var reader = JPEGBitReader(data: data, position: position)
         var state = ScanState(members: members, dc: dc, ac: ac, ss: ss, se: se, ah: ah, al: al)
+        if singleScan { replay = (position, state) }
         decodeScan(&reader, &state, frame)
         if reader.neededPastEnd { throw .truncated("the JPEG data ends inside a scan") }
         if state.overflow { throw .invalid("JPEG: a DC coefficient overflows 32 bits") }
         singleScanDecoded = singleScan
         self.frame?.lastGoodRow = state.lastGoodRow
         position = reader.position
-        return reader.marker != 0 ? reader.marker : try nextMarker()
+        if reader.marker != 0 { return reader.marker }
+        scanDataReachedEnd = true
+        let marker = try nextMarker()
+        scanDataReachedEnd = false
+        return marker
     }
 
     func table(_ specs: [(counts: [Int], values: [UInt8])?], _ slot: Int, isDC: Bool) throws(ImageError) -> JPEGHuffmanTable {
@@ -81,6 +86,19 @@ extension JPEGDecoder {
             throw .invalid("JPEG: a scan uses \(isDC ? "DC" : "AC") Huffman table \(slot), which is not defined")
         }
         return try JPEGHuffmanTable(counts: spec.counts, values: spec.values, isDC: isDC)
+    }
+
+    /// Whether Pillow would finish this single-scan image, whose data runs to the end of the
+    /// file: the scan decoded again with its reads logged, then JPEGTruncation's replay.
+    mutating func pillowFinishes() -> Bool {
+        guard let frame, let (start, fresh) = replay else { return true }
+        var reader = JPEGBitReader(data: data, position: start)
+        reader.recorder = JPEGTruncation.Recorder()
+        var state = fresh
+        decodeScan(&reader, &state, frame)
+        let blocks = fresh.members.count == 1 ? 1 : fresh.members.reduce(0) { $0 + frame.components[$1].h * frame.components[$1].v }
+        return JPEGTruncation.pillowFinishes(data: data, start: start, ops: reader.recorder?.ops ?? [], blocksInMCU: blocks,
+                                             restartInterval: restartInterval)
     }
 
     /// Sample planes for a single-scan image, otherwise coefficient arrays (zeroed, as
@@ -167,6 +185,7 @@ extension JPEGDecoder {
                             restartsLeft -= 1
                         }
                         if !reader.insufficient { state.lastGoodRow = interleaved ? my : my / firstV }
+                    if let recorder = reader.recorder { recorder.ops.append(0) }
                         let skip = reader.insufficient && !alwaysDecode
                         for m in 0..<members.count {
                             let c = members[m]

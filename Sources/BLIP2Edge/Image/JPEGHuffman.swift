@@ -16,6 +16,8 @@ struct JPEGBitReader {
     var insufficient = false
     /// A read needed bits past the end of the file (not past a marker): the data is truncated.
     var neededPastEnd = false
+    /// When set, every code and magnitude read is logged (JPEGTruncation replays them).
+    var recorder: JPEGTruncation.Recorder?
 
     init(data: UnsafeBufferPointer<UInt8>, position: Int) {
         self.data = data
@@ -88,6 +90,7 @@ struct JPEGBitReader {
         guard n > 0 else { return 0 }
         let v = Int(truncatingIfNeeded: buffer >> UInt64(64 - n))
         consume(n)
+        if let recorder { recorder.ops.append(Int8(-n)) }
         return v < 1 << (n - 1) ? v - (1 << n) + 1 : v
     }
 
@@ -103,6 +106,7 @@ struct JPEGBitReader {
         let e = Int(t.lookup[Int(truncatingIfNeeded: buffer >> UInt64(64 - JPEGHuffmanTable.lookahead))])
         if e != 0 {
             consume(e >> 8)
+            if let recorder { recorder.ops.append(Int8(e >> 8)) }
             return e & 0xff
         }
         return decodeLong(t)
@@ -122,10 +126,12 @@ struct JPEGBitReader {
             let code = code16 >> (16 - l)
             if code <= Int(t.maxCode[l]) {
                 consume(l)
+                if let recorder { recorder.ops.append(Int8(l)) }
                 return Int(t.symbols[(code + Int(t.valueOffset[l])) & 0xff])
             }
         }
         consume(17)
+        if let recorder { recorder.ops.append(17) }
         return 0
     }
 

@@ -7,9 +7,9 @@
 /// restart-marker resynchronisation), because Pillow ignores libjpeg's warnings and returns
 /// that image. A file cut short is an error, never a partial image: a progressive or
 /// multi-scan file needs its EOI marker (libjpeg reads it before any output), a single-scan
-/// file needs the data of its last block (Pillow stops once it has all rows). Pillow also
-/// fails some single-scan files that have that data but no EOI, when libjpeg's look-ahead
-/// happened to reach the end of the file; we return their complete image.
+/// file needs the data of its last block (Pillow stops once it has all rows) and, when its
+/// data runs to the end of the file, libjpeg's refills must not have reached that end
+/// (JPEGTruncation.swift replays them).
 /// Not decoded, each with its own error: 12-bit, lossless, arithmetic-coded and hierarchical
 /// files (libjpeg-turbo reads some of these; we do not), and frames of other than 1, 3 or 4
 /// components (Pillow refuses those).
@@ -137,6 +137,10 @@ struct JPEGDecoder {
     var singleScan = false
     /// The single scan of such an image has been decoded with all its data.
     var singleScanDecoded = false
+    /// The scan's data ran to the end of the file, with no marker after it.
+    var scanDataReachedEnd = false
+    /// Where the single scan's data starts and its state before decoding, to decode it again.
+    var replay: (start: Int, state: ScanState)?
     var coefficients: JPEGBuffer<Int16>?
     var planes: [JPEGBuffer<UInt8>] = []
 
@@ -149,8 +153,13 @@ struct JPEGDecoder {
             try readMarkers()
         } catch .truncated(let why) {
             // A single-scan image is complete once its scan is: Pillow has all its rows by
-            // then and lets libjpeg's search for the EOI marker run out of data.
+            // then and lets libjpeg's search for the EOI marker run out of data. Unless the
+            // scan's data itself runs to the end of the file: then libjpeg's refills may
+            // have hit the end first.
             guard singleScanDecoded else { throw .truncated(why) }
+            if scanDataReachedEnd && !pillowFinishes() {
+                throw .truncated("the JPEG data ends right after the last block, without an EOI marker, where Pillow's libjpeg reads past it")
+            }
         }
         return try finish()
     }
