@@ -142,7 +142,8 @@ enum JPEGTruncation {
             for op in ops {
                 if bits <= 16 {
                     for _ in 0..<6 {
-                        let c0 = data[position]
+                        // libjpeg trusts its 512 bytes per block here; past the data we read zeros.
+                        let c0 = position < data.count ? data[position] : 0
                         let c1 = position + 1 < data.count ? data[position + 1] : 0
                         position += 1
                         bits += 8
