@@ -56,7 +56,8 @@ done
 [ $build_only = 1 ] && exit 0
 
 status=0
-export FUZZ_SCRATCH="${TMPDIR:-/tmp}" FUZZ_VOCABULARY="$root/Tests/Fixtures/gpt2-sized-tokenizer"
+export FUZZ_SCRATCH="${TMPDIR:-/tmp}" FUZZ_VOCABULARY="$root/Tests/Fixtures/gpt2-sized-tokenizer" \
+       FUZZ_WORDPIECE="$root/Tests/Fixtures/tiny-itm-a"
 for t in "${targets[@]}"; do
     mkdir -p "$out/corpus/$t" "$out/crashes/$t"
     dict=()

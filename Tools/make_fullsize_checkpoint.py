@@ -23,8 +23,15 @@ The tokenizer (vocab.json with 50265 entries, "Ċ" = 50118 as in the real vocabu
 Tests/Fixtures/gpt2-sized-tokenizer/ (the tokenizer tests use it too); --tokenizer-only (re)makes
 just that cache.
 
+With --model itm it writes the stand-in for Salesforce/blip2-itm-vit-g instead
+(Blip2ForImageTextRetrieval: the same vision tower and Q-Former, the Q-Former's text side, the
+vision/text projections and the ITM head; one model.safetensors of 4.69 GB in fp32, as the real
+one) with a BERT-sized WordPiece vocabulary (30522 entries laid out like bert-base-uncased's:
+[PAD] 0, [unused*], [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, then pieces counted from a
+generated corpus) and `[DEC]` = 30522 added as BOS.
+
 Run with the reference environment (Tools/ref_env.sh):
-  python Tools/make_fullsize_checkpoint.py OUTDIR [--dtype fp32|fp16|bf16] [--seed N]
+  python Tools/make_fullsize_checkpoint.py OUTDIR [--dtype fp32|fp16|bf16] [--seed N] [--model opt|itm]
   python Tools/make_fullsize_checkpoint.py --tokenizer-only
 """
 
@@ -80,16 +87,64 @@ class Plan:
         return int(np.prod(self.shape, dtype=np.int64))
 
 
-def real_config(dtype: str) -> dict:
+def real_config(dtype: str, kind: str = "opt") -> dict:
+    if kind == "itm":
+        # What Salesforce/blip2-itm-vit-g's config.json states (BLIP2-FAMILY.md): class defaults
+        # for the towers, the text side switched on, no language model, no image_token_index.
+        return {"architectures": ["Blip2ForImageTextRetrieval"], "image_text_hidden_size": 256,
+                "initializer_factor": 1.0, "initializer_range": 0.02, "model_type": "blip-2",
+                "num_query_tokens": 32, "torch_dtype": dtype,
+                "qformer_config": {"model_type": "blip_2_qformer", "use_qformer_text_input": True,
+                                   "vocab_size": BERT_VOCAB_SIZE + 1},
+                "vision_config": {"model_type": "blip_2_vision_model"}}
     return blip2_config({}, {}, TEXT_CONFIG, 32, IMAGE_TOKEN_ID, NEWLINE_ID, dtype)
 
 
 def meta_model(config_dir: Path):
-    from transformers import Blip2Config, Blip2ForConditionalGeneration
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2ForImageTextRetrieval
 
     config = Blip2Config.from_pretrained(str(config_dir))
+    kind = Blip2ForImageTextRetrieval if "Blip2ForImageTextRetrieval" in (config.architectures or []) \
+        else Blip2ForConditionalGeneration
     with torch.device("meta"):
-        return Blip2ForConditionalGeneration(config)
+        return kind(config)
+
+
+BERT_VOCAB_SIZE = 30522
+
+
+def write_bert_tokenizer(out: Path, seed: int) -> None:
+    """vocab.txt of 30522 entries in bert-base-uncased's layout and a tokenizer_config.json adding
+    `[DEC]` as BOS, as the retrieval checkpoint's processor has it."""
+    from collections import Counter
+
+    from tokenizers import normalizers, pre_tokenizers
+
+    head = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    normalizer, splitter = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for line in make_corpus(seed, 100_000, 40_000):
+        counts.update(w for w, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)))
+    chars = sorted({c for w in counts for c in w})
+    tokens = head + chars + ["##" + c for c in chars]
+    seen = set(tokens)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ends = Counter()
+    for w, n in counts.items():
+        for k in range(2, min(5, len(w) - 1) + 1):
+            ends["##" + w[-k:]] += n
+    for t in [w for w, _ in ranked] + [e for e, _ in sorted(ends.items(), key=lambda kv: (-kv[1], kv[0]))]:
+        if len(tokens) >= BERT_VOCAB_SIZE:
+            break
+        if t not in seen:
+            tokens.append(t)
+            seen.add(t)
+    tokens += [f"[unused{i}]" for i in range(99, 99 + BERT_VOCAB_SIZE - len(tokens))]
+    (out / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    dump_json(out / "tokenizer_config.json", {
+        "bos_token": "[DEC]", "cls_token": "[CLS]", "do_lower_case": True, "mask_token": "[MASK]",
+        "model_max_length": 512, "pad_token": "[PAD]", "sep_token": "[SEP]", "strip_accents": None,
+        "tokenize_chinese_chars": True, "tokenizer_class": "BertTokenizer", "unk_token": "[UNK]"})
 
 
 def tensor_plans(model) -> list[Plan]:
@@ -199,7 +254,9 @@ def verify(out: Path, shards: list[list[Plan]], dtype_key: str, total_bytes: int
     from safetensors import safe_open
 
     st_dtype, dtype, _ = DTYPES[dtype_key]
-    index = json.loads((out / "model.safetensors.index.json").read_text())
+    index = json.loads((out / "model.safetensors.index.json").read_text()) if len(shards) > 1 else None
+    if len(shards) == 1:
+        index = {"metadata": {"total_size": total_bytes}, "weight_map": {p.name: shard_name(1, 1) for p in shards[0]}}
     if index["metadata"]["total_size"] != total_bytes:
         raise AssertionError("index total_size is wrong")
     expected, seen = {}, {}
@@ -222,16 +279,20 @@ def verify(out: Path, shards: list[list[Plan]], dtype_key: str, total_bytes: int
 
 
 def shard_name(number: int, count: int) -> str:
-    return f"model-{number:05d}-of-{count:05d}.safetensors"
+    return "model.safetensors" if count == 1 else f"model-{number:05d}-of-{count:05d}.safetensors"
 
 
-def write_checkpoint(out: Path, dtype_key: str, seed: int, spec: TokenizerSpec) -> None:
+def write_checkpoint(out: Path, dtype_key: str, seed: int, spec: TokenizerSpec | None, kind: str = "opt") -> None:
     st_dtype, dtype, dtype_name = DTYPES[dtype_key]
     out.mkdir(parents=True, exist_ok=True)
-    dump_json(out / "config.json", real_config(dtype_name))
+    dump_json(out / "config.json", real_config(dtype_name, kind))
     for name, content in side_files(32, 224, NEWLINE_ID).items():
-        dump_json(out / name, content)
-    write_slow_tokenizer(out, spec)
+        if kind == "opt" or name == "preprocessor_config.json":
+            dump_json(out / name, content)
+    if spec is not None:
+        write_slow_tokenizer(out, spec)
+    else:
+        write_bert_tokenizer(out, TOKENIZER_SEED)
 
     model = meta_model(out)
     plans = tensor_plans(model)
@@ -241,7 +302,7 @@ def write_checkpoint(out: Path, dtype_key: str, seed: int, spec: TokenizerSpec) 
         raise AssertionError(f"stored {total_params} parameters, the model has {model_params}")
     groups = {}
     for p in plans:
-        group = p.name.split(".")[0].replace("query_tokens", "qformer")
+        group = p.name.split(".")[0].replace("query_tokens", "qformer").replace("embeddings", "qformer")
         groups[group] = groups.get(group, 0) + p.numel
     print(f"parameters: {total_params:,} ({', '.join(f'{k} {v / 1e6:.1f} M' for k, v in groups.items())})")
 
@@ -259,8 +320,9 @@ def write_checkpoint(out: Path, dtype_key: str, seed: int, spec: TokenizerSpec) 
             nbytes = write_shard(out / filename, plans_in_shard, seed, dtype_key, pool)
             weight_map.update({p.name: filename for p in plans_in_shard})
             print(f"{filename}: {len(plans_in_shard)} tensors, {nbytes / 1e9:.2f} GB")
-    index = {"metadata": {"total_size": total_bytes}, "weight_map": dict(sorted(weight_map.items()))}
-    dump_json(out / "model.safetensors.index.json", index)
+    if len(shards) > 1:
+        index = {"metadata": {"total_size": total_bytes}, "weight_map": dict(sorted(weight_map.items()))}
+        dump_json(out / "model.safetensors.index.json", index)
     elapsed = time.time() - started
     print(f"wrote {total_bytes / 1e9:.2f} GB of {st_dtype} in {elapsed:.0f} s ({total_bytes / 1e6 / elapsed:.0f} MB/s)")
     verify(out, shards, dtype_key, total_bytes)
@@ -272,6 +334,8 @@ def main() -> None:
     parser.add_argument("outdir", type=Path, nargs="?", help="checkpoint folder to write")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=["opt", "itm"], default="opt",
+                        help="blip2-opt-2.7b (default) or blip2-itm-vit-g")
     parser.add_argument("--tokenizer-only", action="store_true", help="only (re)train the cached tokenizer")
     args = parser.parse_args()
     if args.tokenizer_only:
@@ -279,7 +343,8 @@ def main() -> None:
         return
     if args.outdir is None:
         parser.error("OUTDIR is required unless --tokenizer-only")
-    write_checkpoint(args.outdir, args.dtype, args.seed, tokenizer(retrain=False, seed=TOKENIZER_SEED))
+    spec = tokenizer(retrain=False, seed=TOKENIZER_SEED) if args.model == "opt" else None
+    write_checkpoint(args.outdir, args.dtype, args.seed, spec, args.model)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from gguf import GGUFReader, GGMLQuantizationType
 from gguf.quants import quantize, dequantize
 
 PREFIXES = [("vision_model.", "v."), ("qformer.", "qf."),
-            ("language_model.model.decoder.", "t."), ("language_projection.", "proj.")]
+            ("language_model.model.decoder.", "t."), ("language_projection.", "proj."), ("embeddings.", "qemb.")]
 
 
 def hf_name(gguf_name):

@@ -9,7 +9,7 @@ import Glibc
 // The C interface declared in blip2_edge.h (target CBLIP2EdgeAPI). Handles are retained Swift objects;
 // nothing Swift crosses the boundary except as an opaque pointer.
 
-private let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
+let ok: Int32 = 0, invalidArgument: Int32 = 1, modelError: Int32 = 2, runtimeError: Int32 = 3, cancelledStatus: Int32 = 4
 
 extension blip2_params {
     init(_ p: GenerationParameters) {
@@ -33,12 +33,12 @@ extension blip2_params {
     }
 }
 
-private func setError(_ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ message: String?) {
+func setError(_ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ message: String?) {
     guard let errorOut else { return }
     errorOut.pointee = message.map { strdup($0) }
 }
 
-private func status(of e: Error) -> Int32 {
+func status(of e: Error) -> Int32 {
     switch e {
     case RuntimeError.cancelled: cancelledStatus
     case RuntimeError.invalidInput: invalidArgument
@@ -186,3 +186,120 @@ public func blip2_free_image(_ rgb: UnsafeMutablePointer<UInt8>?) { free(rgb) }
 
 @_cdecl("blip2_free_string")
 public func blip2_free_string(_ s: UnsafeMutablePointer<CChar>?) { free(s) }
+
+// MARK: - Encode once, stream, version
+
+/// A ProjectedImage behind an opaque pointer.
+final class ProjectedImageBox {
+    let image: ProjectedImage
+    init(_ image: ProjectedImage) { self.image = image }
+}
+
+private func session(_ p: UnsafeMutableRawPointer?) -> Session? {
+    p.map { Unmanaged<Session>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private func projected(_ p: UnsafeRawPointer?) -> ProjectedImage? {
+    p.map { Unmanaged<ProjectedImageBox>.fromOpaque($0).takeUnretainedValue().image }
+}
+
+@_cdecl("blip2_encode_image")
+public func blip2_encode_image(_ sessionPointer: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                               _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ errorOut: ErrorOut) -> Int32 {
+    setError(errorOut, nil)
+    guard let s = session(sessionPointer), let rgb, let out else {
+        setError(errorOut, "blip2_encode_image: session, rgb and image must not be NULL")
+        return invalidArgument
+    }
+    out.pointee = nil
+    let w = Int(width), h = Int(height)
+    guard w >= 1, h >= 1, w <= RGBImage.maxDimension, h <= RGBImage.maxDimension, w * h <= RGBImage.maxPixels else {
+        setError(errorOut, "image size \(w)x\(h) is empty or too large")
+        return invalidArgument
+    }
+    do {
+        let image = try RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
+        out.pointee = Unmanaged.passRetained(ProjectedImageBox(try s.encode(image: image))).toOpaque()
+        return ok
+    } catch {
+        setError(errorOut, "\(error)")
+        return status(of: error)
+    }
+}
+
+@_cdecl("blip2_image_free")
+public func blip2_image_free(_ image: UnsafeMutableRawPointer?) {
+    guard let image else { return }
+    Unmanaged<ProjectedImageBox>.fromOpaque(image).release()
+}
+
+/// Captions or answers from an encoded image, streaming through `callback` when given.
+private func generate(_ sessionPointer: UnsafeMutableRawPointer?, _ imagePointer: UnsafeRawPointer?, _ question: UnsafePointer<CChar>?,
+                      _ params: UnsafePointer<blip2_params>?, _ callback: blip2_token_callback?, _ userData: UnsafeMutableRawPointer?,
+                      _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ errorOut: ErrorOut) -> Int32 {
+    setError(errorOut, nil)
+    guard let s = session(sessionPointer), let image = projected(imagePointer), let text else {
+        setError(errorOut, "session, image and text must not be NULL")
+        return invalidArgument
+    }
+    text.pointee = nil
+    let asking = question != nil
+    let p = params?.pointee.parameters ?? (asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults)
+    var stream = TextStream(tokenizer: s.model.tokenizer)
+    let onToken: ((Int) -> Bool)? = callback.flatMap { cb in
+        p.beamCount > 1 ? nil : { id in
+            let piece = stream.append(id)
+            return piece.withCString { cb($0, Int32(clamping: id), userData) } == 0
+        }
+    }
+    do {
+        let result = if let question {
+            try s.ask(image, question: String(cString: question), parameters: p, onToken: onToken)
+        } else {
+            try s.generate(image, parameters: p, onToken: onToken)
+        }
+        if let callback, p.beamCount > 1 { _ = result.text.withCString { callback($0, -1, userData) } }
+        text.pointee = strdup(result.text)
+        return ok
+    } catch {
+        setError(errorOut, "\(error)")
+        return status(of: error)
+    }
+}
+
+@_cdecl("blip2_caption_image")
+public func blip2_caption_image(_ session: UnsafeMutableRawPointer?, _ image: UnsafeRawPointer?, _ params: UnsafePointer<blip2_params>?,
+                                _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ errorOut: ErrorOut) -> Int32 {
+    generate(session, image, nil, params, nil, nil, text, errorOut)
+}
+
+@_cdecl("blip2_ask_image")
+public func blip2_ask_image(_ session: UnsafeMutableRawPointer?, _ image: UnsafeRawPointer?, _ question: UnsafePointer<CChar>?,
+                            _ params: UnsafePointer<blip2_params>?, _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                            _ errorOut: ErrorOut) -> Int32 {
+    guard question != nil else { setError(errorOut, "question must not be NULL"); return invalidArgument }
+    return generate(session, image, question, params, nil, nil, text, errorOut)
+}
+
+@_cdecl("blip2_generate_stream")
+public func blip2_generate_stream(_ session: UnsafeMutableRawPointer?, _ image: UnsafeRawPointer?, _ question: UnsafePointer<CChar>?,
+                                  _ params: UnsafePointer<blip2_params>?, _ callback: blip2_token_callback?,
+                                  _ userData: UnsafeMutableRawPointer?, _ text: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                  _ errorOut: ErrorOut) -> Int32 {
+    generate(session, image, question, params, callback, userData, text, errorOut)
+}
+
+// Static strings for C callers: made once, never written, never freed.
+nonisolated(unsafe) private let versionString: UnsafeMutablePointer<CChar> = strdup(LibraryVersion.current)
+nonisolated(unsafe) private let variantString: UnsafeMutablePointer<CChar> = strdup(BLIP2Model.kernelVariant)
+
+@_cdecl("blip2_version")
+public func blip2_version() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
+
+@_cdecl("blip2_kernel_variant")
+public func blip2_kernel_variant() -> UnsafePointer<CChar> { UnsafePointer(variantString) }
+
+@_cdecl("blip2_session_set_low_ram")
+public func blip2_session_set_low_ram(_ sessionPointer: UnsafeMutableRawPointer?, _ on: Int32) {
+    session(sessionPointer)?.lowRAM = on != 0
+}

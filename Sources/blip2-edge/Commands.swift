@@ -13,19 +13,23 @@ enum Commands {
             throw UsageError("--prompt is empty")
         }
         let parameters = try o.parameters(defaults: BLIP2Model.captionDefaults)
-        try run(o, images: o.positional, prompt: o.prompt, parameters: parameters)
+        try run(o, images: o.positional, prompts: [o.prompt], parameters: parameters)
     }
 
+    /// One image, any number of questions: the image is encoded once.
     static func ask(_ o: Options) throws {
-        guard o.positional.count == 2 else { throw UsageError("ask needs an image and a question") }
-        let question = o.positional[1]
-        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the question is empty") }
+        guard o.positional.count >= 2 else { throw UsageError("ask needs an image and a question") }
+        let questions = Array(o.positional.dropFirst())
+        guard questions.allSatisfy({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
+            throw UsageError("the question is empty")
+        }
         let parameters = try o.parameters(defaults: BLIP2Model.questionDefaults)
-        try run(o, images: [o.positional[0]], prompt: o.promptStyle.prompt(for: question), parameters: parameters)
+        try run(o, images: [o.positional[0]], prompts: questions.map { o.promptStyle.prompt(for: $0) }, parameters: parameters)
     }
 
-    /// Loads the model once, then captions each image in turn.
-    static func run(_ o: Options, images: [String], prompt: String?, parameters: GenerationParameters) throws {
+    /// Loads the model once, then encodes each image in turn and generates once per prompt
+    /// (nil: a caption) from the encoded image.
+    static func run(_ o: Options, images: [String], prompts: [String?], parameters: GenerationParameters) throws {
         if images.filter({ $0 == "-" }).count > 1 { throw UsageError("standard input (-) can be read only once") }
         let progress = Progress(enabled: !o.quiet && isatty(STDERR_FILENO) == 1)
         var t = now()
@@ -39,44 +43,77 @@ enum Commands {
             t = now()
             progress.show("reading \(image)")
             let rgb = try ImageInput.read(image)
-            progress.show("captioning \(image)")
-            let result = try session.generate(image: rgb, prompt: prompt, parameters: parameters)
-            progress.clear()
-            let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
-                              mappedBytes: model.gguf.size)
-            if o.json {
-                try JSONOutput.print(image: image, result: result, stats: stats)
-            } else {
-                print(result.text)
+            progress.show("encoding \(image)")
+            let encoded = try session.encode(image: rgb)
+            for prompt in prompts {
+                progress.show(prompt == nil ? "captioning \(image)" : "answering")
+                var result = try session.generate(encoded, prompt: prompt, parameters: parameters)
+                progress.clear()
+                result.timings.total = now() - t
+                let stats = Stats(load: load, timings: result.timings, tokens: result.tokens.count, threads: session.threads,
+                                  mappedBytes: model.gguf.size)
+                if o.json {
+                    try JSONOutput.print(image: image, result: result, stats: stats)
+                } else {
+                    print(result.text)
+                }
+                if o.stats { stats.report() }
+                fflush(nil)
+                t = now()
             }
-            if o.stats { stats.report() }
-            fflush(nil)
         }
     }
 
     static func info(_ o: Options) throws {
         guard o.positional.count == 1 else { throw UsageError("info takes one model file") }
-        let model = try BLIP2Model(path: o.positional[0])
-        let c = model.config
-        let f = model.gguf
+        let path = o.positional[0]
+        let f = try GGUFFile(path: path)
+        let family = try BLIP2Config(metadata: f.metadata, path: path).family
+        // Opening the model checks every tensor and the tokenizer, as a run would.
+        let (c, tokenizer): (BLIP2Config, String)
+        switch family {
+        case .opt:
+            let model = try BLIP2Model(path: path)
+            c = model.config
+            tokenizer = "\(model.tokenizer.vocabulary.tokens.count) tokens, \(model.tokenizer.vocabulary.merges.count) merges, <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)"
+        case .retrieval:
+            let model = try RetrievalModel(path: path)
+            c = model.config
+            let v = model.tokenizer.vocabulary
+            tokenizer = "WordPiece, \(v.tokens.count) tokens, \(v.lowerCase ? "lower-cased" : "cased"), at most \(model.maxTextTokens) tokens per text"
+        }
         var bytes: [String: Int] = [:]
         for t in f.tensors { bytes[t.type.description, default: 0] += t.byteCount }
         let params = f.tensors.reduce(0) { $0 + $1.elementCount }
         let data = f.tensors.reduce(0) { $0 + $1.byteCount }
-        print("\(f.path): BLIP-2 (\(f.metadata["general.name"]?.string ?? "unnamed")), GGUF v\(f.version), \(f.tensors.count) tensors")
+        let kind = family == .opt ? "BLIP-2 with OPT (captioning, questions)" : "BLIP-2 image-text retrieval (match, embed, search)"
+        print("\(f.path): \(kind) (\(f.metadata["general.name"]?.string ?? "unnamed")), GGUF v\(f.version), \(f.tensors.count) tensors")
         print(String(format: "  parameters   %.3f B, %.2f GiB of weights, %.2f bits/weight", Double(params) / 1e9,
                      Double(data) / 1_073_741_824, Double(data) * 8 / Double(max(params, 1))))
         print("  by type      " + bytes.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", Double($0.value) / 1_048_576)) MiB" }.joined(separator: ", "))
         print("  vision       hidden \(c.vision.hiddenSize), \(c.vision.layerCount) layers, \(c.vision.headCount) heads, MLP \(c.vision.intermediateSize), image \(c.vision.imageSize) / patch \(c.vision.patchSize), eps \(c.vision.layerNormEps)")
         print("  q-former     hidden \(c.qformer.hiddenSize), \(c.qformer.layerCount) layers, \(c.qformer.headCount) heads, cross-attention every \(c.qformer.crossAttentionFrequency), \(c.queryTokenCount) queries, eps \(c.qformer.layerNormEps)")
-        print("  language     OPT hidden \(c.text.hiddenSize), \(c.text.layerCount) layers, \(c.text.headCount) heads, FFN \(c.text.ffnDim), vocab \(c.text.vocabSize), context \(c.text.maxPositionEmbeddings)")
-        print("  tokenizer    \(model.tokenizer.vocabulary.tokens.count) tokens, \(model.tokenizer.vocabulary.merges.count) merges, <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)")
+        switch family {
+        case .opt:
+            print("  language     OPT hidden \(c.text.hiddenSize), \(c.text.layerCount) layers, \(c.text.headCount) heads, FFN \(c.text.ffnDim), vocab \(c.text.vocabSize), context \(c.text.maxPositionEmbeddings)")
+        case .retrieval:
+            print("  text side    vocab \(c.qformer.vocabSize), \(c.qformer.maxPositionEmbeddings) positions; features \(c.imageTextHiddenSize) wide")
+        }
+        print("  tokenizer    " + tokenizer)
         print("  kernels      \(BLIP2Model.kernelVariant) on this CPU")
         print("  image        \(c.image.width)x\(c.image.height), mean \(c.image.mean), std \(c.image.std)")
     }
 
     static func tokenize(_ o: Options) throws {
-        let model = try BLIP2Model(path: try ModelLocation.resolve(o.model))
+        let path = try ModelLocation.resolve(o.model)
+        if try BLIP2Config(metadata: try GGUFFile(path: path).metadata, path: path).family == .retrieval {
+            guard !o.decode else { throw UsageError("--decode is for captioning models") }
+            guard o.positional.count == 1 else { throw UsageError("tokenize takes one text (quote it)") }
+            let model = try RetrievalModel(path: path)
+            print(model.tokenizer.encode(o.positional[0]).map(String.init).joined(separator: " "))
+            return
+        }
+        let model = try BLIP2Model(path: path)
         if o.decode {
             guard !o.positional.isEmpty else { throw UsageError("--decode needs token ids") }
             let ids = try o.positional.map { s -> Int in
@@ -110,10 +147,14 @@ enum Commands {
 enum ImageInput {
     static func read(_ argument: String) throws -> RGBImage {
         let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: ImageDecoder.maxFileBytes)
+        return try decode(bytes, name: argument == "-" ? "standard input" : argument)
+    }
+
+    static func decode(_ bytes: Data, name: String) throws -> RGBImage {
         do {
             return try ImageDecoder.read([UInt8](bytes))
         } catch {
-            throw ImageFileError(name: argument == "-" ? "standard input" : argument, error: error)
+            throw ImageFileError(name: name, error: error)
         }
     }
 

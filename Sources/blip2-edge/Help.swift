@@ -1,18 +1,37 @@
 let usage = """
 usage: blip2-edge caption IMAGE... [--model FILE] [--prompt TEXT] [options]
-       blip2-edge ask IMAGE "QUESTION" [--model FILE] [--prompt-style short|answer] [options]
+       blip2-edge ask IMAGE "QUESTION"... [--model FILE] [--prompt-style short|answer] [options]
+       blip2-edge match IMAGE "TEXT"... [--model FILE]   (a retrieval model: ITM and ITC per text)
+       blip2-edge embed IMAGE... | --text "TEXT"... [--out F]   (ITC features: JSON, or float32 to F)
+       blip2-edge search "TEXT" IMAGE-OR-FOLDER... [--top N] [--rerank K] [--index F | --no-index]
        blip2-edge info FILE
        blip2-edge tokenize --model FILE "TEXT"        (ids on one line)
        blip2-edge tokenize --model FILE --decode ID...
        blip2-edge preprocess IMAGE --model FILE --out F   (float32 pixels, (3, H, W), little-endian)
 
-IMAGE is a PPM or PGM file (P6, P5, P3, P2; maxval up to 65535), or - for standard input.
-Several images in one call reuse the loaded model. The text goes to stdout, one line per
-image; diagnostics go to stderr.
+IMAGE is a PNG, PPM or PGM file (found by content, not by name), or - for standard input.
+Several images in one call reuse the loaded model, several questions the encoded image (the
+vision tower runs once). The text goes to stdout, one line per image or question; diagnostics
+go to stderr.
 
 The model file is --model FILE, else $BLIP2_MODEL, else
 $XDG_DATA_HOME/blip2-edge/blip2-opt-2.7b.q4 (~/.local/share/... when XDG_DATA_HOME is unset).
 Make one with blip2-quantize from a HuggingFace checkpoint.
+
+Retrieval (a file converted from blip2-itm-vit-g; default model
+$XDG_DATA_HOME/blip2-edge/blip2-itm-vit-g.q4):
+  match     for each text, the ITM probability that it fits the image and the
+            ITC similarity (cosine of the features, -1 to 1)
+  embed     the normalised ITC features: an image gives one row per query,
+            a text (--text) one row; JSON lines on stdout, or with --out F
+            every input's rows as raw little-endian float32 in F
+  search    ranks the images (files, or the images in a folder) by ITC with the
+            text, then re-ranks the best --rerank K (default 10; 0: ITC only)
+            by ITM, as BLIP-2's retrieval; --top N shows the first N.
+            Features are kept in an index beside the model (FILE.index, or
+            --index F; --no-index for none), keyed by each image file's
+            SHA-256, so the next search skips their vision pass. A damaged
+            index is reported and rebuilt.
 
 Generation (defaults are LAVIS's):
   caption   5 beams, 8 to 30 new tokens (its COCO caption evaluation)

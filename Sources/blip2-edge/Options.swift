@@ -26,6 +26,11 @@ struct Options: ParsableArguments {
     @Flag("--quiet", "-q") var quiet: Bool
     @Flag("--decode") var decode: Bool
     @Option("--out", "-o", as: .text) var out: String?
+    @Flag("--text") var text: Bool
+    @Option("--top", as: .int(1...1_000_000)) var top: Int?
+    @Option("--rerank", as: .int(0...1_000_000)) var rerank: Int?
+    @Option("--index", as: .text) var index: String?
+    @Flag("--no-index") var noIndex: Bool
     @Flag("--help", "-h") var help: Bool
 
     /// Token ids to decode may be negative, to be refused as ids rather than as options.

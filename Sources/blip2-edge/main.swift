@@ -16,6 +16,9 @@ tool.run {
     case "info": try Commands.info(options)
     case "tokenize": try Commands.tokenize(options)
     case "preprocess": try Commands.preprocess(options)
-    default: throw UsageError("unknown command \(command) (caption, ask, info, tokenize, preprocess)")
+    case "match": try RetrievalCommands.match(options)
+    case "embed": try RetrievalCommands.embed(options)
+    case "search": try RetrievalCommands.search(options)
+    default: throw UsageError("unknown command \(command) (caption, ask, match, embed, search, info, tokenize, preprocess)")
     }
 }

@@ -18,11 +18,9 @@ final class JPEGTests: XCTestCase {
         try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg/" + name))))
     }
 
-    func testSHA256() {
-        XCTAssertEqual(SHA256.hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex([UInt8](repeating: 0x61, count: 1000)),
-                       "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    /// The library's SHA-256 as the fixture script writes it.
+    func hex(_ bytes: [UInt8]) -> String {
+        SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     func testEveryFixtureDecodesToThePixelsPillowGives() throws {
@@ -50,7 +48,7 @@ final class JPEGTests: XCTestCase {
                 }
             }
             let hash = try XCTUnwrap(expected.metadata["\(name).sha256"]?.string)
-            if SHA256.hex(image.pixels) == hash { equal += 1 } else { XCTFail("\(name): the RGB differs from Pillow's (SHA-256)") }
+            if hex(image.pixels) == hash { equal += 1 } else { XCTFail("\(name): the RGB differs from Pillow's (SHA-256)") }
         }
         XCTAssertEqual(equal, names.count)
     }

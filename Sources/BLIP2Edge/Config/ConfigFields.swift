@@ -32,11 +32,14 @@ struct ConfigField {
     /// The GGUF key, below `blip2.`.
     let gguf: String
     let value: Value
+    /// The families whose files hold the field.
+    let families: Set<ModelFamily>
 
-    init(_ json: [(JSONFile, String)], _ gguf: String, _ value: Value) {
+    init(_ json: [(JSONFile, String)], _ gguf: String, _ value: Value, only families: Set<ModelFamily> = Set(ModelFamily.allCases)) {
         self.json = json
         self.gguf = gguf
         self.value = value
+        self.families = families
     }
 
     /// The name a message gives the field: its JSON path, or its GGUF key.
@@ -44,13 +47,16 @@ struct ConfigField {
 }
 
 extension BLIP2Config {
-    static var fields: [ConfigField] {
+    /// The fields a file of this configuration's family holds.
+    var fields: [ConfigField] { Self.allFields.filter { $0.families.contains(family) } }
+
+    static var allFields: [ConfigField] {
         let size = 1...(1 << 20), layers = 1...1024, pixels = 1...8192
         func c(_ path: String) -> [(ConfigField.JSONFile, String)] { [(.config, path)] }
         func pp(_ paths: String...) -> [(ConfigField.JSONFile, String)] { paths.map { (.preprocessor, $0) } }
         return [
             .init(c("num_query_tokens"), "num_query_tokens", .int(\.queryTokenCount, 1...4096)),
-            .init(c("image_token_index"), "image_token_index", .id(\.imageTokenIndex)),
+            .init(c("image_token_index"), "image_token_index", .id(\.imageTokenIndex), only: [.opt]),
             .init(c("vision_config.hidden_size"), "vision.hidden_size", .int(\.vision.hiddenSize, size)),
             .init(c("vision_config.intermediate_size"), "vision.intermediate_size", .int(\.vision.intermediateSize, size)),
             .init(c("vision_config.num_hidden_layers"), "vision.block_count", .int(\.vision.layerCount, layers)),
@@ -65,16 +71,20 @@ extension BLIP2Config {
             .init(c("qformer_config.layer_norm_eps"), "qformer.layer_norm_epsilon", .epsilon(\.qformer.layerNormEps)),
             .init(c("qformer_config.cross_attention_frequency"), "qformer.cross_attention_frequency",
                   .int(\.qformer.crossAttentionFrequency, layers)),
-            .init(c("text_config.hidden_size"), "text.hidden_size", .int(\.text.hiddenSize, size)),
-            .init(c("text_config.ffn_dim"), "text.ffn_dim", .int(\.text.ffnDim, size)),
-            .init(c("text_config.num_hidden_layers"), "text.block_count", .int(\.text.layerCount, layers)),
-            .init(c("text_config.num_attention_heads"), "text.head_count", .int(\.text.headCount, layers)),
-            .init(c("text_config.vocab_size"), "text.vocab_size", .int(\.text.vocabSize, 1...(1 << 24))),
-            .init(c("text_config.max_position_embeddings"), "text.max_position_embeddings", .int(\.text.maxPositionEmbeddings, size)),
+            .init(c("text_config.hidden_size"), "text.hidden_size", .int(\.text.hiddenSize, size), only: [.opt]),
+            .init(c("text_config.ffn_dim"), "text.ffn_dim", .int(\.text.ffnDim, size), only: [.opt]),
+            .init(c("text_config.num_hidden_layers"), "text.block_count", .int(\.text.layerCount, layers), only: [.opt]),
+            .init(c("text_config.num_attention_heads"), "text.head_count", .int(\.text.headCount, layers), only: [.opt]),
+            .init(c("text_config.vocab_size"), "text.vocab_size", .int(\.text.vocabSize, 1...(1 << 24)), only: [.opt]),
+            .init(c("text_config.max_position_embeddings"), "text.max_position_embeddings", .int(\.text.maxPositionEmbeddings, size), only: [.opt]),
             // OPTConfig has no field for it: nn.LayerNorm's default.
-            .init([], "text.layer_norm_epsilon", .epsilon(\.text.layerNormEps)),
-            .init(c("text_config.bos_token_id"), "text.bos_token_id", .id(\.text.bosTokenId)),
-            .init(c("text_config.eos_token_id"), "text.eos_token_ids", .ids(\.text.eosTokenIds)),
+            .init([], "text.layer_norm_epsilon", .epsilon(\.text.layerNormEps), only: [.opt]),
+            .init(c("text_config.bos_token_id"), "text.bos_token_id", .id(\.text.bosTokenId), only: [.opt]),
+            .init(c("text_config.eos_token_id"), "text.eos_token_ids", .ids(\.text.eosTokenIds), only: [.opt]),
+            .init(c("qformer_config.vocab_size"), "qformer.vocab_size", .int(\.qformer.vocabSize, 1...(1 << 24)), only: [.retrieval]),
+            .init(c("qformer_config.max_position_embeddings"), "qformer.max_position_embeddings",
+                  .int(\.qformer.maxPositionEmbeddings, size), only: [.retrieval]),
+            .init(c("image_text_hidden_size"), "image_text_hidden_size", .int(\.imageTextHiddenSize, size), only: [.retrieval]),
             .init(pp("size.width", "size.shortest_edge"), "image.width", .int(\.image.width, pixels)),
             .init(pp("size.height", "size.shortest_edge"), "image.height", .int(\.image.height, pixels)),
             .init(pp("do_resize"), "image.do_resize", .bool(\.image.doResize)),
@@ -91,22 +101,32 @@ extension BLIP2Config {
 
     /// What transformers' JSON may say that this library cannot run: each a path, the one
     /// value we support, and why. Nothing reads these fields after conversion.
-    static var requirements: [(file: ConfigField.JSONFile, path: String, supported: JSONValue, why: String)] {
-        [
+    var requirements: [(file: ConfigField.JSONFile, path: String, supported: JSONValue, why: String)] {
+        let common: [(file: ConfigField.JSONFile, path: String, supported: JSONValue, why: String)] = [
             (.config, "model_type", .string("blip-2"), "not a BLIP-2 checkpoint"),
-            (.config, "text_config.model_type", .string("opt"), "only OPT language models are supported"),
-            (.config, "qformer_config.use_qformer_text_input", .bool(false), "InstructBLIP-style text input"),
             (.config, "vision_config.hidden_act", .string("gelu"), "the vision tower runs exact GELU"),
             (.config, "vision_config.qkv_bias", .bool(true), "the vision attention has q and v biases"),
             (.config, "qformer_config.hidden_act", .string("gelu"), "the Q-Former runs exact GELU"),
-            (.config, "text_config.activation_function", .string("relu"), "OPT runs ReLU"),
-            (.config, "text_config.tie_word_embeddings", .bool(true), "a separate lm_head is not supported"),
-            (.config, "text_config.do_layer_norm_before", .bool(true), "post-LayerNorm OPT, as opt-350m"),
-            (.config, "text_config._remove_final_layer_norm", .bool(false), "OPT without its final LayerNorm"),
-            (.config, "text_config.enable_bias", .bool(true), "OPT without biases"),
-            (.config, "text_config.layer_norm_elementwise_affine", .bool(true), "LayerNorm without weights"),
+            (.config, "qformer_config.position_embedding_type", .string("absolute"), "the Q-Former text side has learned positions"),
             (.preprocessor, "resample", .int(3), "images are resized with Pillow's bicubic filter (3)"),
             (.preprocessor, "do_convert_rgb", .bool(true), "images are converted to RGB"),
         ]
+        switch family {
+        case .retrieval:
+            return common + [
+                (.config, "qformer_config.use_qformer_text_input", .bool(true), "a retrieval model reads text with its Q-Former"),
+            ]
+        case .opt:
+            return common + [
+                (.config, "text_config.model_type", .string("opt"), "only OPT language models are supported"),
+                (.config, "qformer_config.use_qformer_text_input", .bool(false), "InstructBLIP-style text input"),
+                (.config, "text_config.activation_function", .string("relu"), "OPT runs ReLU"),
+                (.config, "text_config.tie_word_embeddings", .bool(true), "a separate lm_head is not supported"),
+                (.config, "text_config.do_layer_norm_before", .bool(true), "post-LayerNorm OPT, as opt-350m"),
+                (.config, "text_config._remove_final_layer_norm", .bool(false), "OPT without its final LayerNorm"),
+                (.config, "text_config.enable_bias", .bool(true), "OPT without biases"),
+                (.config, "text_config.layer_norm_elementwise_affine", .bool(true), "LayerNorm without weights"),
+            ]
+        }
     }
 }

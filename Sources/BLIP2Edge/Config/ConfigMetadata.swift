@@ -3,13 +3,13 @@
 /// llama.cpp's naming where one exists (block_count, head_count, layer_norm_epsilon).
 extension BLIP2Config {
     public static let architecture = "blip2"
-    /// The language model's family, kept beside the fields: a file of another family is refused.
-    static let textArchitecture = (key: "blip2.text.architecture", value: "opt")
+    /// What reads text (the model's family), kept beside the fields: the fields depend on it.
+    static let familyKey = "blip2.text.architecture"
 
     public var metadata: GGUFMetadata {
         var m = GGUFMetadata()
-        m.set(Self.textArchitecture.key, .string(Self.textArchitecture.value))
-        for f in Self.fields {
+        m.set(Self.familyKey, .string(family.rawValue))
+        for f in fields {
             let key = "blip2." + f.gguf
             switch f.value {
             case let .int(p, _), let .side(p, _): m.set(key, .uint32(UInt32(clamping: self[keyPath: p])))
@@ -30,11 +30,13 @@ extension BLIP2Config {
         guard m["general.architecture"]?.string == Self.architecture else {
             throw GGUFError.invalid(path: path, reason: "general.architecture is not \"\(Self.architecture)\": not a BLIP-2 model file")
         }
-        guard m[Self.textArchitecture.key]?.string == Self.textArchitecture.value else {
-            throw GGUFError.invalid(path: path, reason: "\(Self.textArchitecture.key) is not \"\(Self.textArchitecture.value)\"")
+        guard let name = m[Self.familyKey]?.string, let family = ModelFamily(rawValue: name) else {
+            let known = ModelFamily.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw GGUFError.invalid(path: path, reason: "\(Self.familyKey) is not \(known)")
         }
+        self.family = family
         // The values are read as the JSON ones are, so the two sources cannot drift apart.
-        for f in Self.fields {
+        for f in fields {
             let key = "blip2." + f.gguf
             guard let v = m[key] else { throw GGUFError.missingKey(path: path, key: key) }
             try set(f.value, from: JSONValue(v), file: path, path: key)

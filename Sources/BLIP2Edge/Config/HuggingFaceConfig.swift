@@ -14,33 +14,48 @@ extension BLIP2Config {
         ]
         if let g = generationJSON { json[.generation] = try .object(g, file: ConfigField.JSONFile.generation.rawValue) }
         let config = json[.config] ?? .null
+        family = Self.family(config)
 
-        for r in Self.requirements {
+        for r in requirements {
             if let v = json[r.file]?[r.path], v != r.supported {
                 throw .unsupported(file: r.file.rawValue, reason: "\(r.path) is \(v.literal), not \(r.supported.literal): \(r.why)")
             }
         }
-        guard config["text_config"] != nil else { throw .invalid(file: "config.json", reason: "text_config is missing") }
-        for f in Self.fields {
+        if family == .retrieval, config["qformer_config.use_qformer_text_input"]?.bool != true {
+            throw .unsupported(file: "config.json", reason: "qformer_config.use_qformer_text_input is not true: the Q-Former has no text side to match images with")
+        }
+        if family == .opt, config["text_config"] == nil { throw .invalid(file: "config.json", reason: "text_config is missing") }
+        for f in fields {
             for (file, path) in f.json {
                 guard let v = json[file]?[path] else { continue }
                 try set(f.value, from: v, file: file.rawValue, path: path)
                 break
             }
         }
-        if config["image_token_index"] == nil {
+        if family == .opt, config["image_token_index"] == nil {
             guard let id = imageTokenFallback else {
                 throw .invalid(file: "config.json", reason: "image_token_index is missing and the tokenizer has no <image> token")
             }
             imageTokenIndex = id
         }
-        if let w = config["text_config.word_embed_proj_dim"]?.int, w != text.hiddenSize {
+        if family == .opt, let w = config["text_config.word_embed_proj_dim"]?.int, w != text.hiddenSize {
             throw .unsupported(file: "config.json", reason: "text_config.word_embed_proj_dim \(w) differs from hidden_size \(text.hiddenSize) (projected embeddings, as opt-350m)")
         }
         if let t = json[.preprocessor]?["image_processor_type"]?.string, !t.hasPrefix("BlipImageProcessor") {
             throw .unsupported(file: "preprocessor_config.json", reason: "image_processor_type is \(t), expected BlipImageProcessor")
         }
         try validate()
+    }
+
+    /// What a checkpoint's config.json describes: the retrieval model by its class name, else
+    /// the captioning model (whose language model the requirements then check).
+    public static func family(configJSON: Data) throws(ConfigError) -> ModelFamily {
+        family(try .object(configJSON, file: ConfigField.JSONFile.config.rawValue))
+    }
+
+    static func family(_ config: JSONValue) -> ModelFamily {
+        let architectures = config["architectures"]?.list.compactMap(\.string) ?? []
+        return architectures.contains("Blip2ForImageTextRetrieval") ? .retrieval : .opt
     }
 
     mutating func set(_ value: ConfigField.Value, from v: JSONValue, file: String, path: String) throws(ConfigError) {
@@ -88,7 +103,7 @@ extension BLIP2Config {
         func inVocabulary(_ name: String, _ id: Int) throws(ConfigError) {
             try check(id >= 0 && id < text.vocabSize, "\(name) \(id) is outside the vocabulary of \(text.vocabSize)")
         }
-        for f in Self.fields {
+        for f in fields {
             switch f.value {
             case let .int(p, range), let .side(p, range):
                 try check(range.contains(self[keyPath: p]), "\(f.name) is \(self[keyPath: p]), expected \(range.lowerBound)...\(range.upperBound)")
@@ -102,12 +117,15 @@ extension BLIP2Config {
             case let .rgb(p): try check(self[keyPath: p].count == 3 && self[keyPath: p].allSatisfy(\.isFinite), "\(f.name) needs 3 finite values")
             }
         }
-        for (name, hidden, heads) in [("vision", vision.hiddenSize, vision.headCount), ("qformer", qformer.hiddenSize, qformer.headCount),
-                                      ("text", text.hiddenSize, text.headCount)] {
+        var towers = [("vision", vision.hiddenSize, vision.headCount), ("qformer", qformer.hiddenSize, qformer.headCount)]
+        if family == .opt { towers.append(("text", text.hiddenSize, text.headCount)) }
+        for (name, hidden, heads) in towers {
             try check(hidden % heads == 0, "\(name) hidden_size \(hidden) is not a multiple of num_attention_heads \(heads)")
         }
         try check(vision.imageSize % vision.patchSize == 0, "vision image_size \(vision.imageSize) is not a multiple of patch_size \(vision.patchSize)")
-        try check(queryTokenCount + 2 <= text.maxPositionEmbeddings, "num_query_tokens \(queryTokenCount) leaves no room in max_position_embeddings \(text.maxPositionEmbeddings)")
+        if family == .opt {
+            try check(queryTokenCount + 2 <= text.maxPositionEmbeddings, "num_query_tokens \(queryTokenCount) leaves no room in max_position_embeddings \(text.maxPositionEmbeddings)")
+        }
         try check(image.std.allSatisfy { $0 != 0 }, "image_std must be non-zero")
     }
 }

@@ -28,6 +28,10 @@ public struct QFormerConfig: Sendable, Equatable {
     public var headCount = 12
     public var layerNormEps: Float = 1e-12
     public var crossAttentionFrequency = 2
+    /// The text side, which only retrieval models use: BERT's vocabulary plus `[DEC]`, and
+    /// learned positions.
+    public var vocabSize = 30522
+    public var maxPositionEmbeddings = 512
 
     public init() {}
     public var headDim: Int { hiddenSize / headCount }
@@ -77,11 +81,23 @@ public struct GenerationDefaults: Sendable, Equatable {
     public init() {}
 }
 
+/// What a BLIP-2 file holds besides the vision tower and the Q-Former's queries. The raw
+/// value is the file's `blip2.text.architecture`: what reads text.
+public enum ModelFamily: String, Sendable, Equatable, CaseIterable {
+    /// Blip2ForConditionalGeneration with OPT: captions and answers.
+    case opt
+    /// Blip2ForImageTextRetrieval: the Q-Former's own text side, ITC and ITM heads.
+    case retrieval = "qformer"
+}
+
 public struct BLIP2Config: Sendable, Equatable {
+    public var family = ModelFamily.opt
     public var vision = VisionConfig()
     public var qformer = QFormerConfig()
     public var text = TextConfig()
     public var queryTokenCount = 32
+    /// Width of the retrieval features (`image_text_hidden_size`).
+    public var imageTextHiddenSize = 256
     /// Id of `<image>`, whose embeddings the projected queries replace.
     public var imageTokenIndex = 50265
     public var image = ImagePreprocessing()

@@ -46,7 +46,9 @@ public struct Converter {
     struct Prepared {
         let checkpoint: Checkpoint
         let config: BLIP2Config
-        let vocabulary: TokenizerVocabulary
+        /// The tokenizer: byte-level BPE for OPT, WordPiece for a retrieval model's Q-Former.
+        let vocabulary: TokenizerVocabulary?
+        let wordPiece: WordPieceVocabulary?
         let specs: [TensorSpec]
         let tensors: [GGUFTensorPlan]
         let metadata: GGUFMetadata
@@ -67,11 +69,15 @@ public struct Converter {
         let configJSON = try sidecar("config.json", required: true) ?? Data()
         let preprocessorJSON = try sidecar("preprocessor_config.json", required: true) ?? Data()
         let generationJSON = try sidecar("generation_config.json", required: false)
-        let vocabulary = try TokenizerVocabulary(directory: checkpoint.directory)
+        let family = try BLIP2Config.family(configJSON: configJSON)
+        let vocabulary = family == .opt ? try TokenizerVocabulary(directory: checkpoint.directory) : nil
+        let wordPiece = family == .retrieval ? try WordPieceVocabulary(directory: checkpoint.directory) : nil
         let config = try BLIP2Config(configJSON: configJSON, preprocessorJSON: preprocessorJSON,
-                                     generationJSON: generationJSON, imageTokenFallback: vocabulary.id(of: "<image>"))
-        guard vocabulary.tokens.count <= config.text.vocabSize else {
-            throw ConversionError.vocabularyTooLarge(tokens: vocabulary.tokens.count, embeddingRows: config.text.vocabSize)
+                                     generationJSON: generationJSON, imageTokenFallback: vocabulary?.id(of: "<image>"))
+        let (tokenCount, embeddingRows) = config.family == .opt
+            ? (vocabulary?.tokens.count ?? 0, config.text.vocabSize) : (wordPiece?.tokens.count ?? 0, config.qformer.vocabSize)
+        guard tokenCount <= embeddingRows else {
+            throw ConversionError.vocabularyTooLarge(tokens: tokenCount, embeddingRows: embeddingRows)
         }
 
         let specs = config.tensorSpecs
@@ -110,8 +116,8 @@ public struct Converter {
         metadata.set("general.file_type", .uint32(Self.ggmlFileType(plan.fileType)))
         metadata.set("general.quantization_version", .uint32(2))
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
-        for (k, v) in vocabulary.metadata.entries { metadata.set(k, v) }
-        return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, specs: specs,
+        for (k, v) in (vocabulary?.metadata ?? wordPiece?.metadata ?? GGUFMetadata()).entries { metadata.set(k, v) }
+        return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, wordPiece: wordPiece, specs: specs,
                         tensors: tensors, metadata: metadata, sources: sources)
     }
 

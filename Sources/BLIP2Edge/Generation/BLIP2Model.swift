@@ -17,8 +17,17 @@ public final class BLIP2Model: Sendable {
     /// The container: metadata, tensor table, the mapping.
     public var gguf: GGUFFile { file.gguf }
 
+    /// The language model's weights, which `init` made sure the file has.
+    var languageWeights: LanguageModel.Weights {
+        guard let w = file.weights.language else { preconditionFailure("BLIP2Model opened a file without a language model") }
+        return w
+    }
+
     public init(path: String) throws {
         file = try ModelFile(path: path)
+        guard file.weights.language != nil else {
+            throw ModelFileError.wrongFamily(path: path, reason: "an image-text retrieval model: it matches and searches images (blip2-edge match, embed, search) but has no language model to caption or answer with")
+        }
         tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(metadata: file.gguf.metadata, path: path))
         imageProcessor = ImageProcessor(file.config.image)
     }
@@ -55,6 +64,15 @@ public final class BLIP2Model: Sendable {
         p.lengthPenalty = 0
         return p
     }
+}
+
+/// An image encoded for the language model: the Q-Former's queries projected to its width
+/// ([queries, text hidden]). A value: keep it, share it between threads and sessions of the
+/// same model, caption and ask about it without running the vision tower again.
+public struct ProjectedImage: Sendable {
+    public let values: [Float]
+    /// What encoding it cost (preprocess, vision, qformer).
+    public let timings: StageTimings
 }
 
 /// The outcome of one caption or answer.

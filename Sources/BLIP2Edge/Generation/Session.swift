@@ -41,7 +41,7 @@ public final class Session: @unchecked Sendable {
         let c = model.config, w = model.file.weights
         let vision = VisionEncoder(w.vision, c.vision, arena)
         let qformer = QFormer(w.qformer, c, arena)
-        let language = LanguageModel(w.language, c.text, maxBatch: maxBatch, arena)
+        let language = LanguageModel(model.languageWeights, c.text, maxBatch: maxBatch, arena)
         let between = (arena.buffer(vision.outputCount), arena.buffer(qformer.outputCount))
         return ((vision, qformer, language, between.0, between.1), arena.bytes)
     }
@@ -92,14 +92,37 @@ public final class Session: @unchecked Sendable {
         model.file.gguf.file.release(range)
     }
 
-    /// Captions an image (no prompt) or continues a prompt about it.
-    public func generate(image: RGBImage, prompt: String? = nil, parameters: GenerationParameters,
-                         onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
+    /// Runs the vision tower, the Q-Former and the projection once: the result captions and
+    /// answers any number of times, on any session of the same model, from any thread.
+    public func encode(image: RGBImage) throws -> ProjectedImage {
         let start = Generator.now()
         var timings = StageTimings()
         let pixels = model.imageProcessor.pixelValues(image)
         timings.preprocess = Generator.now() - start
         try encode(pixels: pixels, timings: &timings)
+        return ProjectedImage(values: Array(UnsafeBufferPointer(start: projected.const, count: qformer.outputCount)),
+                              timings: timings)
+    }
+
+    /// Captions an image (no prompt) or continues a prompt about it.
+    public func generate(image: RGBImage, prompt: String? = nil, parameters: GenerationParameters,
+                         onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
+        let start = Generator.now()
+        var result = try generate(try encode(image: image), prompt: prompt, parameters: parameters, onToken: onToken)
+        result.timings.total = Generator.now() - start
+        return result
+    }
+
+    /// Captions an encoded image (no prompt) or continues a prompt about it. The timings are
+    /// the encoding's and this generation's; `total` counts this call only.
+    public func generate(_ image: ProjectedImage, prompt: String? = nil, parameters: GenerationParameters,
+                         onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
+        let start = Generator.now()
+        guard image.values.count == qformer.outputCount else {
+            throw RuntimeError.invalidInput("the encoded image comes from a model of another size (\(image.values.count) values, this one makes \(qformer.outputCount))")
+        }
+        projected.pointer.update(from: image.values, count: image.values.count)
+        var timings = image.timings
         let promptTokens = prompt.map { model.tokenizer.encode($0, addBOS: false) } ?? []
         let clock = Generator.Clock()
         let tokens = try generate(promptTokens: promptTokens, parameters: parameters, clock: clock, onToken: onToken)
@@ -116,7 +139,17 @@ public final class Session: @unchecked Sendable {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw RuntimeError.invalidInput("the question is empty")
         }
-        return try generate(image: image, prompt: style.prompt(for: question), parameters: parameters)
+        return try ask(try encode(image: image), question: question, style: style, parameters: parameters)
+    }
+
+    /// Answers a question about an encoded image.
+    public func ask(_ image: ProjectedImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
+                    parameters: GenerationParameters = BLIP2Model.questionDefaults,
+                    onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw RuntimeError.invalidInput("the question is empty")
+        }
+        return try generate(image, prompt: style.prompt(for: question), parameters: parameters, onToken: onToken)
     }
 
     /// The language model's input after an encoded image: [image token x queries, BOS,

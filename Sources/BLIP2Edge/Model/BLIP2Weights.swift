@@ -1,20 +1,23 @@
-/// Every weight of a BLIP-2 captioning model, as its towers declare them, in the order the
-/// forward pass meets them: the converter writes them in this order, so each tower's weights
-/// lie together in the file and can be released as a block.
+/// Every weight of a BLIP-2 model, as its towers declare them, in the order the forward pass
+/// meets them: the converter writes them in this order, so each tower's weights lie together
+/// in the file and can be released as a block. A retrieval model has no language model; its
+/// Q-Former brings a text side instead.
 struct BLIP2Weights {
     let vision: VisionEncoder.Weights
     let qformer: QFormer.Weights
-    let language: LanguageModel.Weights
+    let language: LanguageModel.Weights?
 
     init(_ binding: WeightBinding, _ c: BLIP2Config) throws {
         vision = try .init(binding.scope(.vision, "vision_model", file: "v"), c.vision)
         qformer = try .init(binding.scope(.qformer), c)
-        language = try .init(binding.scope(.language, "language_model.model.decoder", file: "t"), c.text)
+        language = c.family == .opt
+            ? try .init(binding.scope(.language, "language_model.model.decoder", file: "t"), c.text) : nil
     }
 
     /// Checkpoint tensors that transformers loads but this model never reads, skipped by
-    /// the converter rather than rejected: the tied LM head, and Q-Former text-side layers
-    /// some checkpoints carry although `use_qformer_text_input` is off.
+    /// the converter rather than rejected: the tied LM head, position ids, and Q-Former
+    /// text-side layers some captioning checkpoints carry although `use_qformer_text_input`
+    /// is off (a retrieval model declares those, so they never get here).
     static func isIgnorable(_ name: String) -> Bool {
         if name == "language_model.lm_head.weight" { return true }
         if name.hasSuffix(".position_ids") { return true }

@@ -4,6 +4,8 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
     case wrongShape(path: String, name: String, expected: [Int], found: [Int])
     case unexpectedTensor(path: String, name: String)
     case missingTokenizer(path: String, reason: String)
+    /// A file of another family than the command or API needs: says what the file is for.
+    case wrongFamily(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
         case let .wrongShape(path, name, expected, found): "\(path): tensor \(name) has shape \(found), the configuration implies \(expected)"
         case let .unexpectedTensor(path, name): "\(path): unexpected tensor \(name) (a file for another model?)"
         case let .missingTokenizer(path, reason): "\(path): tokenizer: \(reason)"
+        case let .wrongFamily(path, reason): "\(path): \(reason)"
         }
     }
 }

@@ -144,6 +144,16 @@ public final class Tokenizer: Sendable {
     }
 }
 
+extension Tokenizer {
+    /// The bytes `decode` gives one token: nothing for special tokens (when skipped) and ids
+    /// without a token.
+    func bytes(of id: Int, skipSpecial: Bool = true) -> [UInt8] {
+        guard id >= 0, id < vocabulary.tokens.count else { return [] }
+        if let b = tokenBytes[id] { return b }
+        return skipSpecial && vocabulary.types[id] == .control ? [] : Array(vocabulary.tokens[id].utf8)
+    }
+}
+
 /// GPT-2's reversible map from bytes to printable Unicode scalars.
 enum ByteLevel {
     static let alphabet: [Unicode.Scalar] = {

@@ -1,8 +1,8 @@
 import Foundation
 @testable import BLIP2Edge
 
-/// A GPT-2-sized tokenizer (50k merges) on arbitrary text, and decoding of arbitrary ids
-/// (negative, beyond the vocabulary, special).
+/// A GPT-2-sized tokenizer (50k merges) and the retrieval model's WordPiece tokenizer on
+/// arbitrary text, and decoding of arbitrary ids (negative, beyond the vocabulary, special).
 let fuzzTokenizer: Tokenizer = {
     let dir = ProcessInfo.processInfo.environment["FUZZ_VOCABULARY"] ?? "Tests/Fixtures/gpt2-sized-tokenizer"
     guard let v = try? TokenizerVocabulary(directory: dir), let t = try? Tokenizer(vocabulary: v) else {
@@ -11,10 +11,21 @@ let fuzzTokenizer: Tokenizer = {
     return t
 }()
 
+let fuzzWordPiece: WordPieceTokenizer = {
+    let dir = ProcessInfo.processInfo.environment["FUZZ_WORDPIECE"] ?? "Tests/Fixtures/tiny-itm-a"
+    guard let v = try? WordPieceVocabulary(directory: dir) else {
+        fatalError("fuzz-tokenizer: cannot load the WordPiece vocabulary at \(dir) (set FUZZ_WORDPIECE)")
+    }
+    return WordPieceTokenizer(vocabulary: v)
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
-    _ = fuzzTokenizer.encode(String(decoding: bytes, as: UTF8.self))
+    let text = String(decoding: bytes, as: UTF8.self)
+    _ = fuzzTokenizer.encode(text)
+    let pieces = fuzzWordPiece.encode(text, maxLength: size % 7 == 0 ? nil : size % 64)
+    if pieces.first != fuzzWordPiece.vocabulary.clsTokenId || pieces.last != fuzzWordPiece.vocabulary.sepTokenId { fatalError("no [CLS] ... [SEP]") }
     var ids: [Int] = []
     var i = 0
     while i + 3 < size {
