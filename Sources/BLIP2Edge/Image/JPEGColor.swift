@@ -31,8 +31,8 @@ struct JPEGPlane {
 
     /// Output row `y` of this component at full size: at least `count` samples (the image
     /// width, which the upsampled row covers), in the plane itself or in `out`, which has
-    /// room for max(`count`, 2 * `width`) bytes; `sums` has room for `width` Ints.
-    func row(_ y: Int, into out: UnsafeMutablePointer<UInt8>, count: Int, sums: UnsafeMutablePointer<Int>) -> UnsafePointer<UInt8> {
+    /// room for max(`count`, 2 * `width`) bytes.
+    func row(_ y: Int, into out: UnsafeMutablePointer<UInt8>, count: Int) -> UnsafePointer<UInt8> {
         switch method {
         case .copy:
             return UnsafePointer(samples + y * stride)
@@ -60,20 +60,23 @@ struct JPEGPlane {
             for x in 0..<count { out[x] = UInt8(truncatingIfNeeded: (3 * Int(near[x]) + Int(far[x]) + bias) >> 2) }
         case .fancyH2V2:
             // Column sums 3*nearer + farther row, unrounded, then the same triangle across
-            // with biases +8 and +7.
+            // with biases +8 and +7 (three sums in flight, none stored).
             let (near, far, _) = verticalPair(y)
             let n = width
-            for j in 0..<n { sums[j] = 3 * Int(near[j]) + Int(far[j]) }
             let o = out
-            o[0] = UInt8(truncatingIfNeeded: (4 * sums[0] + 8) >> 4)
-            o[1] = UInt8(truncatingIfNeeded: (3 * sums[0] + sums[1] + 7) >> 4)
+            @inline(__always) func column(_ j: Int) -> Int32 { 3 * Int32(near[j]) + Int32(far[j]) }
+            var previous = column(0), here = previous, next = column(1)
+            o[0] = UInt8(truncatingIfNeeded: (4 * here + 8) >> 4)
+            o[1] = UInt8(truncatingIfNeeded: (3 * here + next + 7) >> 4)
             for j in 1..<(n - 1) {
-                let here = 3 * sums[j]
-                o[2 * j] = UInt8(truncatingIfNeeded: (here + sums[j - 1] + 8) >> 4)
-                o[2 * j + 1] = UInt8(truncatingIfNeeded: (here + sums[j + 1] + 7) >> 4)
+                previous = here
+                here = next
+                next = column(j + 1)
+                o[2 * j] = UInt8(truncatingIfNeeded: (3 * here + previous + 8) >> 4)
+                o[2 * j + 1] = UInt8(truncatingIfNeeded: (3 * here + next + 7) >> 4)
             }
-            o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * sums[n - 1] + sums[n - 2] + 8) >> 4)
-            o[2 * n - 1] = UInt8(truncatingIfNeeded: (4 * sums[n - 1] + 7) >> 4)
+            o[2 * n - 2] = UInt8(truncatingIfNeeded: (3 * next + here + 8) >> 4)
+            o[2 * n - 1] = UInt8(truncatingIfNeeded: (4 * next + 7) >> 4)
         }
         return UnsafePointer(out)
     }
@@ -107,18 +110,14 @@ enum JPEGColor {
         let maxWidth = planes.map(\.width).max() ?? 1
         let rowCapacity = max(width, 2 * maxWidth)
         let rows = UnsafeMutablePointer<UInt8>.allocate(capacity: planes.count * rowCapacity)
-        let sums = UnsafeMutablePointer<Int>.allocate(capacity: maxWidth)
-        defer {
-            rows.deallocate()
-            sums.deallocate()
-        }
+        defer { rows.deallocate() }
         let empty = UnsafePointer(rows)
         pixels.withUnsafeMutableBufferPointer { outBuffer in
             guard let out = outBuffer.baseAddress else { return }
             for y in 0..<height {
                 var c: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>) = (empty, empty, empty, empty)
                 for (i, plane) in planes.enumerated() {
-                    let r = plane.row(y, into: rows + i * rowCapacity, count: width, sums: sums)
+                    let r = plane.row(y, into: rows + i * rowCapacity, count: width)
                     switch i {
                     case 0: c.0 = r
                     case 1: c.1 = r
