@@ -5,12 +5,12 @@
 # target crashes.
 #   Tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s, all targets)
 #   Tools/fuzz.sh --build-only
-# Targets: gguf safetensors json pnm tokenizer args
+# Targets: gguf safetensors json pnm jpeg tokenizer args
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 out="$root/.build-fuzz"
-all=(gguf safetensors json pnm tokenizer args)
+all=(gguf safetensors json pnm jpeg tokenizer args)
 build_only=0
 secs=60
 if [ "${1:-}" = --build-only ]; then build_only=1; shift; elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then secs=$1; shift; fi

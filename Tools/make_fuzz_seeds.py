@@ -4,7 +4,8 @@
 Small on purpose (libFuzzer mutates them; each stays under the 64 KiB max_len Tools/fuzz.sh
 uses): GGUF files with every metadata type and tensor type and one with a tiny BLIP-2's whole
 configuration and vocabulary but no tensors; safetensors files; the tiny model's JSON files;
-small PPM/PGM images of each flavour and PNGs of each colour type; tokenizer strings; command lines.
+small PPM/PGM images of each flavour and PNGs of each colour type; JPEGs of each kind the reader
+decodes; tokenizer strings; command lines.
   .venv-ref/bin/python Tools/make_fuzz_seeds.py   (needs the gguf package; run blip2-quantize
   on Tests/Fixtures/tiny-a first if you want the BLIP-2 metadata seed refreshed: it reads
   that file's metadata with GGUFReader)
@@ -96,6 +97,18 @@ def pnm_seeds():
         put("pnm", f + ".png", (FIX / "png" / f"{f}.png").read_bytes())
 
 
+def jpeg_seeds():
+    # Each kind of file the JPEG reader decodes: subsamplings, progressive (complete and
+    # smoothed), restarts (and damaged ones), gray, CMYK/YCCK, Adobe RGB, odd sampling factors,
+    # separate scans, default Huffman tables, out-of-range coefficients.
+    for f in ("pil-ss2-17x9", "pil-ss1-33x17", "pil-prog-17x9", "pil-gray-17x9", "pil-cmyk-17x9",
+              "pil-rst-blocks3-64x48", "pil-rst-prog-blocks2-64x48", "smooth-rgb420-first3of10", "smooth-gray-first1of6",
+              "hand-440-5x7", "hand-411-19x13", "hand-chroma-larger-19x13", "hand-ycck-adobe2-420-21x14",
+              "hand-rgb-adobe0-21x14", "hand-420-separate-scans-restart2-29x21", "hand-420-no-dht-29x21",
+              "hand-extreme-coefficients-21x14", "bad-rst-swapped", "bad-prog-premature-eoi-30"):
+        put("jpeg", f + ".jpg", (FIX / "jpeg" / f"{f}.jpg").read_bytes())
+
+
 def tokenizer_seeds():
     for i, s in enumerate(["Question: how many cats are there? Answer:", "two cats laying on a couch\n",
                            "naïve café 東京 😀 1,000,000 it's", "  \t\n  ", "<image></s><pad>"]):
@@ -117,6 +130,7 @@ def main():
     safetensors_seed()
     json_seeds()
     pnm_seeds()
+    jpeg_seeds()
     tokenizer_seeds()
     args_seeds()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())

@@ -8,8 +8,9 @@ public enum ImageDecoder {
 
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
         if PNGReader.isPNG(data) { return try PNGReader.read(data) }
+        if JPEGReader.isJPEG(data) { return try JPEGReader.read(data) }
         if let other = unsupportedFormat(data) {
-            throw .unsupported("\(other) images are not supported yet: convert the image to PNG or PPM first")
+            throw .unsupported("\(other) images are not supported yet: convert the image to PNG, JPEG or PPM first")
         }
         // Everything else goes to the PNM reader, whose messages say what was expected.
         return try PNMReader.read(data)
@@ -20,7 +21,6 @@ public enum ImageDecoder {
         func starts(_ s: [UInt8], at offset: Int = 0) -> Bool {
             d.count >= offset + s.count && Array(d[offset..<(offset + s.count)]) == s
         }
-        if starts([0xff, 0xd8, 0xff]) { return "JPEG" }
         if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return "GIF" }
         if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return "WebP" }
         if starts(Array("BM".utf8)) { return "BMP" }
