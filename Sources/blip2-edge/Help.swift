@@ -10,7 +10,7 @@ usage: blip2-edge caption IMAGE... [--model FILE] [--prompt TEXT] [options]
        blip2-edge tokenize --model FILE --decode ID...
        blip2-edge preprocess IMAGE --model FILE --out F   (float32 pixels, (3, H, W), little-endian)
 
-IMAGE is a PNG, PPM or PGM file (found by content, not by name), or - for standard input.
+IMAGE is a JPEG, PNG, PPM or PGM file (found by content, not by name), or - for standard input.
 Several images in one call reuse the loaded model, several questions the encoded image (the
 vision tower runs once). The text goes to stdout, one line per image or question; diagnostics
 go to stderr.

@@ -99,7 +99,7 @@ const char *blip2_kernel_variant(void);
  * in F16 (bounded resident memory; the next image reads the vision weights again). */
 void blip2_session_set_low_ram(blip2_session *session, int on);
 
-/* Reads a PNG, PPM or PGM file (found by content) into a malloc'd RGB buffer (free with
+/* Reads a JPEG, PNG, PPM or PGM file (found by content) into a malloc'd RGB buffer (free with
  * blip2_free_image). */
 blip2_status blip2_read_image(const char *path, uint8_t **rgb, int *width, int *height, char **error);
 void blip2_free_image(uint8_t *rgb);
