@@ -40,7 +40,7 @@ int ck_gemm_nn(const float *a, int lda, const void *b, int ldb, ck_type b_type, 
 
 // Multi-head scaled dot-product attention, rows laid out [tokens, n_heads * head_dim] with
 // row strides in elements (so q, k, v may be slices of one fused QKV output):
-//   O[i, h] = sum_j softmax_j(scale * Q[i, h] . K[j, h] + mask[i, j]) V[j, h].
+//   O[i, h] = sum_j softmax_j(scale * Q[i, h] . K[j, h] + mask[h, i, j]) V[j, h].
 // Bidirectional (ViT, Q-Former self- and cross-attention: n_q and n_kv may differ) or causal
 // with a KV cache (OPT): query i (0..n_q-1) sees keys j <= n_kv - n_q + i, the queries being
 // the last n_q positions. K and V are fp32 or fp16 (kv_type CK_TYPE_F32 / CK_TYPE_F16).
@@ -55,6 +55,9 @@ typedef struct {
     float scale;                // usually 1 / sqrt(head_dim)
     const float *mask;          // optional additive mask [n_q, n_kv] (row stride n_kv), or NULL
     int causal;
+    // Floats between heads' masks: 0 shares one mask; n_q * n_kv gives each head its own
+    // (T5's relative position bias, [n_heads, n_q, n_kv]).
+    size_t mask_head_stride;
 } ck_attention_params;
 
 // Returns 0, or -1 on bad arguments or out of memory.

@@ -66,8 +66,8 @@ enum { ATTN_FEW_Q = 4 };
 
 // Scores of query row i (absolute index among the n_q) -> attention weights over its nv
 // visible keys; the row's columns beyond nv, up to `width`, become 0.
-static void weights_row(const ck_attention_params *p, const ck_kernels *kt, int i, int nv, int width, float *row) {
-    const float *mrow = p->mask ? p->mask + (size_t)i * p->n_kv : NULL;
+static void weights_row(const ck_attention_params *p, const ck_kernels *kt, int h, int i, int nv, int width, float *row) {
+    const float *mrow = p->mask ? p->mask + (size_t)h * p->mask_head_stride + (size_t)i * p->n_kv : NULL;
     for (int j = 0; j < nv; j++) row[j] = row[j] * p->scale + (mrow ? mrow[j] : 0.0f);
     kt->softmax_row(row, nv);
     for (int j = nv; j < width; j++) row[j] = 0.0f;
@@ -88,7 +88,7 @@ static void attend_few(const ck_attention_params *p, const ck_kernels *kt, int h
             continue;
         }
         tk_kv->gemv(kh, (size_t)p->ldk * esz, nv, hd, p->q + (size_t)i * p->ldq + (size_t)h * hd, s);
-        weights_row(p, kt, i, nv, nv, s);
+        weights_row(p, kt, h, i, nv, nv, s);
         kt->gemm_nn(s, (size_t)nv, vh, (size_t)p->ldv * esz, f16, 1, nv, hd, o, (size_t)p->ldo);
     }
 }
@@ -160,7 +160,7 @@ static void attention_task(void *ctx, int ith, int nth) {
         kt->gemm_nn(p->q + (size_t)i0 * p->ldq + (size_t)h * hd, (size_t)p->ldq, ktr, (size_t)n_kv * sizeof(float), 0,
                     nq, hd, nvmax, s, (size_t)nvmax);
         for (int r = 0; r < nq; r++)
-            weights_row(p, kt, i0 + r, p->causal ? causal_visible(i0 + r, p->n_q, n_kv) : n_kv, nvmax,
+            weights_row(p, kt, h, i0 + r, p->causal ? causal_visible(i0 + r, p->n_q, n_kv) : n_kv, nvmax,
                         s + (size_t)r * nvmax);
         const char *vh = (const char *)p->v + (size_t)h * hd * esz;
         kt->gemm_nn(s, (size_t)nvmax, vh, (size_t)p->ldv * esz, f16, nq, nvmax, hd, o, (size_t)p->ldo);

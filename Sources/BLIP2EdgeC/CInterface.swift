@@ -127,9 +127,9 @@ private func run(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<UInt8
         let result: GenerationResult
         if asking {
             guard let question else { setError(errorOut, "question must not be NULL"); return invalidArgument }
-            result = try s.ask(image: image, question: String(cString: question), parameters: p ?? BLIP2Model.questionDefaults)
+            result = try s.ask(image: image, question: String(cString: question), parameters: p ?? s.model.defaultQuestionParameters)
         } else {
-            result = try s.generate(image: image, parameters: p ?? BLIP2Model.captionDefaults)
+            result = try s.generate(image: image, parameters: p ?? s.model.defaultCaptionParameters)
         }
         text.pointee = strdup(result.text)
         return ok
@@ -244,7 +244,7 @@ private func generate(_ sessionPointer: UnsafeMutableRawPointer?, _ imagePointer
     }
     text.pointee = nil
     let asking = question != nil
-    let p = params?.pointee.parameters ?? (asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults)
+    let p = params?.pointee.parameters ?? (asking ? s.model.defaultQuestionParameters : s.model.defaultCaptionParameters)
     var stream = TextStream(tokenizer: s.model.tokenizer)
     let onToken: ((Int) -> Bool)? = callback.flatMap { cb in
         p.beamCount > 1 ? nil : { id in

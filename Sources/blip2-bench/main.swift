@@ -96,7 +96,7 @@ tool.run {
         let tokens = try reference.generate(image: image, parameters: greedy).tokens
         let refLogits = try reference.logits(image: image, following: tokens)
         let prefix = reference.model.config.queryTokenCount + 1
-        let vocab = reference.model.config.text.vocabSize
+        let vocab = reference.model.config.languageVocabSize
         let candidate = try Session(model: try BLIP2Model(path: candPath), threads: threads)
         let candLogits = try candidate.logits(image: image, following: tokens)
         var kl = [Double](), same = 0

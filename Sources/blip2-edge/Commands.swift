@@ -12,8 +12,7 @@ enum Commands {
         if let p = o.prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw UsageError("--prompt is empty")
         }
-        let parameters = try o.parameters(defaults: BLIP2Model.captionDefaults)
-        try run(o, images: o.positional, prompts: [o.prompt], parameters: parameters)
+        try run(o, images: o.positional, prompts: [o.prompt]) { try o.parameters(defaults: $0.defaultCaptionParameters) }
     }
 
     /// One image, any number of questions: the image is encoded once.
@@ -23,19 +22,23 @@ enum Commands {
         guard questions.allSatisfy({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
             throw UsageError("the question is empty")
         }
-        let parameters = try o.parameters(defaults: BLIP2Model.questionDefaults)
-        try run(o, images: [o.positional[0]], prompts: questions.map { o.promptStyle.prompt(for: $0) }, parameters: parameters)
+        try run(o, images: [o.positional[0]], prompts: questions.map { o.promptStyle.prompt(for: $0) }) {
+            try o.parameters(defaults: $0.defaultQuestionParameters)
+        }
     }
 
     /// Loads the model once, then encodes each image in turn and generates once per prompt
-    /// (nil: a caption) from the encoded image.
-    static func run(_ o: Options, images: [String], prompts: [String?], parameters: GenerationParameters) throws {
+    /// (nil: a caption) from the encoded image. The settings start from the model family's
+    /// defaults, so they are made once the model is known.
+    static func run(_ o: Options, images: [String], prompts: [String?],
+                    parameters makeParameters: (BLIP2Model) throws -> GenerationParameters) throws {
         if images.filter({ $0 == "-" }).count > 1 { throw UsageError("standard input (-) can be read only once") }
         let progress = Progress(enabled: !o.quiet && isatty(STDERR_FILENO) == 1)
         var t = now()
         progress.show("loading model")
         let path = try ModelLocation.resolve(o.model)
         let model = try BLIP2Model(path: path)
+        let parameters = try makeParameters(model)
         let session = try Session(model: model, threads: o.threads)
         session.lowRAM = o.lowRAM
         let load = now() - t
@@ -72,10 +75,10 @@ enum Commands {
         // Opening the model checks every tensor and the tokenizer, as a run would.
         let (c, tokenizer): (BLIP2Config, String)
         switch family {
-        case .opt:
+        case .opt, .t5:
             let model = try BLIP2Model(path: path)
             c = model.config
-            tokenizer = "\(model.tokenizer.vocabulary.tokens.count) tokens, \(model.tokenizer.vocabulary.merges.count) merges, <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)"
+            tokenizer = "\(model.tokenizer.summary), <image> = \(c.imageTokenIndex), end = \(c.generation.eosTokenIds)"
         case .retrieval:
             let model = try RetrievalModel(path: path)
             c = model.config
@@ -86,7 +89,11 @@ enum Commands {
         for t in f.tensors { bytes[t.type.description, default: 0] += t.byteCount }
         let params = f.tensors.reduce(0) { $0 + $1.elementCount }
         let data = f.tensors.reduce(0) { $0 + $1.byteCount }
-        let kind = family == .opt ? "BLIP-2 with OPT (captioning, questions)" : "BLIP-2 image-text retrieval (match, embed, search)"
+        let kind = switch family {
+        case .opt: "BLIP-2 with OPT (captioning, questions)"
+        case .t5: "BLIP-2 with FlanT5 (captioning, questions)"
+        case .retrieval: "BLIP-2 image-text retrieval (match, embed, search)"
+        }
         print("\(f.path): \(kind) (\(f.metadata["general.name"]?.string ?? "unnamed")), GGUF v\(f.version), \(f.tensors.count) tensors")
         print(String(format: "  parameters   %.3f B, %.2f GiB of weights, %.2f bits/weight", Double(params) / 1e9,
                      Double(data) / 1_073_741_824, Double(data) * 8 / Double(max(params, 1))))
@@ -96,6 +103,9 @@ enum Commands {
         switch family {
         case .opt:
             print("  language     OPT hidden \(c.text.hiddenSize), \(c.text.layerCount) layers, \(c.text.headCount) heads, FFN \(c.text.ffnDim), vocab \(c.text.vocabSize), context \(c.text.maxPositionEmbeddings)")
+        case .t5:
+            let t = c.t5
+            print("  language     T5 d_model \(t.hiddenSize), \(t.encoderLayerCount) encoder + \(t.decoderLayerCount) decoder layers, \(t.headCount) heads of \(t.headDim), gated \(t.activation.rawValue) FFN \(t.ffnDim), vocab \(t.vocabSize), \(t.relativeBuckets) position buckets to \(t.relativeMaxDistance), LM head \(t.separateHead ? "lm_head" : "shared")\(t.scalesLogits ? ", logits scaled" : "")")
         case .retrieval:
             print("  text side    vocab \(c.qformer.vocabSize), \(c.qformer.maxPositionEmbeddings) positions; features \(c.imageTextHiddenSize) wide")
         }

@@ -11,7 +11,7 @@ final class ModelSchemaTests: XCTestCase {
             let checkpoint = try Checkpoint(path: Fixtures.path(fixture))
             let prepared = try Converter(plan: QuantizationPlan(fileType: .f32)).prepare(input: Fixtures.path(fixture))
             let declared = Dictionary(uniqueKeysWithValues: prepared.config.tensorSpecs.map { ($0.name, $0.shape) })
-            let stored = Dictionary(uniqueKeysWithValues: checkpoint.tensors.filter { !BLIP2Weights.isIgnorable($0.key) }
+            let stored = Dictionary(uniqueKeysWithValues: checkpoint.tensors.filter { !BLIP2Weights.isIgnorable($0.key, family: prepared.config.family) }
                 .map { ($0.key, $0.value.tensor.shape) })
             XCTAssertEqual(declared.keys.sorted(), stored.keys.sorted(), fixture)
             for (name, shape) in stored { XCTAssertEqual(declared[name], shape, "\(fixture) \(name)") }

@@ -242,7 +242,7 @@ static void test_gemm_nn(void) {
 // Attention: variants against the reference with the tolerance above, and the reference against
 // a double-precision evaluation of the definition.
 typedef struct {
-    int n_q, n_kv, heads, hd, causal, f16, use_mask, fused;
+    int n_q, n_kv, heads, hd, causal, f16, use_mask, fused; // use_mask 2: one per head, scale 1 (T5)
 } attn_case;
 
 static void attention_case(const attn_case *c) {
@@ -266,15 +266,18 @@ static void attention_case(const attn_case *c) {
     }
     float *mask = NULL;
     if (c->use_mask) {
-        mask = malloc(sizeof(float) * (size_t)c->n_q * c->n_kv);
-        for (int i = 0; i < c->n_q * c->n_kv; i++) mask[i] = (rng_u32() % 4 == 0) ? -INFINITY : rng_normal(1.0f);
-        for (int i = 0; i < c->n_q; i++) mask[(size_t)i * c->n_kv] = 0.0f; // one visible key per row
+        int masks = c->use_mask == 2 ? c->heads : 1;
+        mask = malloc(sizeof(float) * (size_t)masks * c->n_q * c->n_kv);
+        for (int i = 0; i < masks * c->n_q * c->n_kv; i++) mask[i] = (rng_u32() % 4 == 0) ? -INFINITY : rng_normal(1.0f);
+        for (int i = 0; i < masks * c->n_q; i++) mask[(size_t)i * c->n_kv] = 0.0f; // one visible key per row
     }
+    size_t mask_head_stride = c->use_mask == 2 ? (size_t)c->n_q * c->n_kv : 0;
     float *ref = malloc(sizeof(float) * (size_t)c->n_q * width), *got = malloc(sizeof(float) * (size_t)c->n_q * width);
     ck_attention_params p = {q, ldq, c->f16 ? (const void *)k16 : k, c->f16 ? width : ldk,
                              c->f16 ? (const void *)v16 : v, c->f16 ? width : ldk,
                              c->f16 ? CK_TYPE_F16 : CK_TYPE_F32, ref, width,
-                             c->n_q, c->n_kv, c->heads, c->hd, 1.0f / sqrtf((float)c->hd), mask, c->causal};
+                             c->n_q, c->n_kv, c->heads, c->hd, c->use_mask == 2 ? 1.0f : 1.0f / sqrtf((float)c->hd), mask,
+                             c->causal, mask_head_stride};
     ck_set_variant(CK_VARIANT_REF);
     check(ck_attention(NULL, &p) == 0, "attention ref runs");
     // Per output: the bound of the header, with the definition evaluated in double.
@@ -291,7 +294,7 @@ static void attention_case(const attn_case *c) {
                     dot += a * bb;
                     mag += fabs(a * bb);
                 }
-                s[j] = dot * p.scale + (mask ? mask[(size_t)i * c->n_kv + j] : 0.0);
+                s[j] = dot * p.scale + (mask ? mask[h * mask_head_stride + (size_t)i * c->n_kv + j] : 0.0);
                 emax = fmax(emax, 2 * gamma_n(c->hd) * p.scale * mag + 4 * U32 * fabs(s[j]));
                 mx = fmax(mx, s[j]);
                 for (int t = 0; t < c->hd; t++) vmax = fmax(vmax, fabs(v[(size_t)j * ldk + h * c->hd + t]));
@@ -340,6 +343,9 @@ static void test_attention(void) {
         {4, 21, 2, 16, 0, 0, 1, 1},    // the few-query path's limit, mask, fused buffer
         {2, 2, 3, 7, 1, 1, 0, 0},      // few queries, fp16, causal with no past
         {5, 12, 2, 8, 1, 0, 0, 0},     // one past the few-query path
+        {37, 37, 3, 7, 0, 0, 2, 1},    // T5 encoder: a bias per head, no scaling, odd sizes
+        {1, 9, 5, 16, 1, 1, 2, 0},     // T5 decoder step: per-head bias, causal, fp16 cache
+        {70, 66, 2, 9, 0, 0, 2, 0},    // T5 cross-sized, several chunks, per-head mask
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) attention_case(&cases[i]);
     ck_attention_params bad = {0};

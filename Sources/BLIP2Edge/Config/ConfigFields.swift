@@ -25,6 +25,8 @@ struct ConfigField {
         case bool(Path<Bool>)
         /// Three finite per-channel values; one JSON value stands for all three.
         case rgb(Path<[Float]>)
+        /// A feed-forward activation by transformers' name.
+        case activation(Path<T5Config.Activation>)
     }
 
     /// Where the JSON files give the field: the first present wins, none leaves the default.
@@ -56,7 +58,7 @@ extension BLIP2Config {
         func pp(_ paths: String...) -> [(ConfigField.JSONFile, String)] { paths.map { (.preprocessor, $0) } }
         return [
             .init(c("num_query_tokens"), "num_query_tokens", .int(\.queryTokenCount, 1...4096)),
-            .init(c("image_token_index"), "image_token_index", .id(\.imageTokenIndex), only: [.opt]),
+            .init(c("image_token_index"), "image_token_index", .id(\.imageTokenIndex), only: [.opt, .t5]),
             .init(c("vision_config.hidden_size"), "vision.hidden_size", .int(\.vision.hiddenSize, size)),
             .init(c("vision_config.intermediate_size"), "vision.intermediate_size", .int(\.vision.intermediateSize, size)),
             .init(c("vision_config.num_hidden_layers"), "vision.block_count", .int(\.vision.layerCount, layers)),
@@ -84,6 +86,28 @@ extension BLIP2Config {
             .init(c("qformer_config.vocab_size"), "qformer.vocab_size", .int(\.qformer.vocabSize, 1...(1 << 24)), only: [.retrieval]),
             .init(c("qformer_config.max_position_embeddings"), "qformer.max_position_embeddings",
                   .int(\.qformer.maxPositionEmbeddings, size), only: [.retrieval]),
+            .init(c("text_config.d_model"), "t5.hidden_size", .int(\.t5.hiddenSize, size), only: [.t5]),
+            .init(c("text_config.d_ff"), "t5.ffn_dim", .int(\.t5.ffnDim, size), only: [.t5]),
+            .init(c("text_config.d_kv"), "t5.head_dim", .int(\.t5.headDim, 1...4096), only: [.t5]),
+            .init(c("text_config.num_layers"), "t5.encoder.block_count", .int(\.t5.encoderLayerCount, layers), only: [.t5]),
+            // T5Config: num_decoder_layers defaults to num_layers.
+            .init([(.config, "text_config.num_decoder_layers"), (.config, "text_config.num_layers")], "t5.decoder.block_count",
+                  .int(\.t5.decoderLayerCount, layers), only: [.t5]),
+            .init(c("text_config.num_heads"), "t5.head_count", .int(\.t5.headCount, layers), only: [.t5]),
+            .init(c("text_config.vocab_size"), "t5.vocab_size", .int(\.t5.vocabSize, 1...(1 << 24)), only: [.t5]),
+            .init(c("text_config.relative_attention_num_buckets"), "t5.relative_attention.bucket_count",
+                  .int(\.t5.relativeBuckets, 4...4096), only: [.t5]),
+            .init(c("text_config.relative_attention_max_distance"), "t5.relative_attention.max_distance",
+                  .int(\.t5.relativeMaxDistance, 1...(1 << 20)), only: [.t5]),
+            .init(c("text_config.layer_norm_epsilon"), "t5.layer_norm_epsilon", .epsilon(\.t5.layerNormEps), only: [.t5]),
+            // When config.json is silent, the initialiser derives it from feed_forward_proj.
+            .init(c("text_config.dense_act_fn"), "t5.activation", .activation(\.t5.activation), only: [.t5]),
+            .init(c("text_config.tie_word_embeddings"), "t5.scale_logits", .bool(\.t5.scalesLogits), only: [.t5]),
+            // Set by the converter from the checkpoint's tensors.
+            .init([], "t5.separate_lm_head", .bool(\.t5.separateHead), only: [.t5]),
+            .init(c("text_config.decoder_start_token_id"), "t5.decoder_start_token_id", .id(\.t5.decoderStartTokenId), only: [.t5]),
+            .init(c("text_config.eos_token_id"), "t5.eos_token_ids", .ids(\.t5.eosTokenIds), only: [.t5]),
+            .init(c("text_config.pad_token_id"), "t5.padding_token_id", .id(\.t5.padTokenId), only: [.t5]),
             .init(c("image_text_hidden_size"), "image_text_hidden_size", .int(\.imageTextHiddenSize, size), only: [.retrieval]),
             .init(pp("size.width", "size.shortest_edge"), "image.width", .int(\.image.width, pixels)),
             .init(pp("size.height", "size.shortest_edge"), "image.height", .int(\.image.height, pixels)),
@@ -115,6 +139,11 @@ extension BLIP2Config {
         case .retrieval:
             return common + [
                 (.config, "qformer_config.use_qformer_text_input", .bool(true), "a retrieval model reads text with its Q-Former"),
+            ]
+        case .t5:
+            return common + [
+                (.config, "text_config.model_type", .string("t5"), "only T5 encoder-decoders run in this family"),
+                (.config, "qformer_config.use_qformer_text_input", .bool(false), "InstructBLIP-style text input"),
             ]
         case .opt:
             return common + [

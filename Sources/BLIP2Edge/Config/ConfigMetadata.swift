@@ -19,6 +19,7 @@ extension BLIP2Config {
             case let .double(p): m.set(key, .float64(self[keyPath: p]))
             case let .bool(p): m.set(key, .bool(self[keyPath: p]))
             case let .rgb(p): m.set(key, .floats(self[keyPath: p]))
+            case let .activation(p): m.set(key, .string(self[keyPath: p].rawValue))
             }
         }
         return m

@@ -24,15 +24,17 @@ extension BLIP2Config {
         if family == .retrieval, config["qformer_config.use_qformer_text_input"]?.bool != true {
             throw .unsupported(file: "config.json", reason: "qformer_config.use_qformer_text_input is not true: the Q-Former has no text side to match images with")
         }
-        if family == .opt, config["text_config"] == nil { throw .invalid(file: "config.json", reason: "text_config is missing") }
+        if family != .retrieval, config["text_config"] == nil { throw .invalid(file: "config.json", reason: "text_config is missing") }
         for f in fields {
             for (file, path) in f.json {
-                guard let v = json[file]?[path] else { continue }
+                // null is what Python's None becomes: the class default, as an absent key.
+                guard let v = json[file]?[path], v != .null else { continue }
                 try set(f.value, from: v, file: file.rawValue, path: path)
                 break
             }
         }
-        if family == .opt, config["image_token_index"] == nil {
+        if family == .t5 { try resolveT5FeedForward(config) }
+        if family != .retrieval, config["image_token_index"] == nil {
             guard let id = imageTokenFallback else {
                 throw .invalid(file: "config.json", reason: "image_token_index is missing and the tokenizer has no <image> token")
             }
@@ -48,14 +50,31 @@ extension BLIP2Config {
     }
 
     /// What a checkpoint's config.json describes: the retrieval model by its class name, else
-    /// the captioning model (whose language model the requirements then check).
+    /// the captioning model with the language model its text_config names (whose settings
+    /// the requirements then check).
     public static func family(configJSON: Data) throws(ConfigError) -> ModelFamily {
         family(try .object(configJSON, file: ConfigField.JSONFile.config.rawValue))
     }
 
     static func family(_ config: JSONValue) -> ModelFamily {
         let architectures = config["architectures"]?.list.compactMap(\.string) ?? []
-        return architectures.contains("Blip2ForImageTextRetrieval") ? .retrieval : .opt
+        if architectures.contains("Blip2ForImageTextRetrieval") { return .retrieval }
+        return config["text_config.model_type"]?.string == "t5" ? .t5 : .opt
+    }
+
+    /// T5Config's reading of feed_forward_proj: "gated-ACT" is a gated feed-forward whose
+    /// activation is ACT ("gated-gelu" meaning the tanh form), unless dense_act_fn names one.
+    private mutating func resolveT5FeedForward(_ config: JSONValue) throws(ConfigError) {
+        let proj = config["text_config.feed_forward_proj"]?.string ?? "relu"
+        guard proj.hasPrefix("gated-") else {
+            throw .unsupported(file: "config.json", reason: "text_config.feed_forward_proj is \"\(proj)\": only gated feed-forwards (FlanT5, T5 v1.1) are supported")
+        }
+        if let named = config["text_config.dense_act_fn"], named != .null { return } // read with the other fields
+        let act = proj == "gated-gelu" ? "gelu_new" : String(proj.dropFirst("gated-".count))
+        guard let a = T5Config.Activation(rawValue: act) else {
+            throw .unsupported(file: "config.json", reason: "text_config.feed_forward_proj \"\(proj)\": the activation \(act) is not supported (gelu, gelu_new)")
+        }
+        t5.activation = a
     }
 
     mutating func set(_ value: ConfigField.Value, from v: JSONValue, file: String, path: String) throws(ConfigError) {
@@ -91,6 +110,12 @@ extension BLIP2Config {
                 throw .invalid(file: file, reason: "\(path) needs 1 or 3 values")
             }
             self[keyPath: p] = (xs.count == 1 ? Array(repeating: xs[0], count: 3) : xs).map(Float.init)
+        case let .activation(p):
+            guard let name = v.string else { throw wrong("String") }
+            guard let a = T5Config.Activation(rawValue: name) else {
+                throw .unsupported(file: file, reason: "\(path) is \"\(name)\"; supported: \(T5Config.Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self[keyPath: p] = a
         }
     }
 
@@ -101,7 +126,7 @@ extension BLIP2Config {
             if !ok { throw .invalid(file: file, reason: reason()) }
         }
         func inVocabulary(_ name: String, _ id: Int) throws(ConfigError) {
-            try check(id >= 0 && id < text.vocabSize, "\(name) \(id) is outside the vocabulary of \(text.vocabSize)")
+            try check(id >= 0 && id < languageVocabSize, "\(name) \(id) is outside the vocabulary of \(languageVocabSize)")
         }
         for f in fields {
             switch f.value {
@@ -115,6 +140,7 @@ extension BLIP2Config {
             case let .double(p): try check(self[keyPath: p].isFinite, "\(f.name) must be finite")
             case .bool: break
             case let .rgb(p): try check(self[keyPath: p].count == 3 && self[keyPath: p].allSatisfy(\.isFinite), "\(f.name) needs 3 finite values")
+            case .activation: break
             }
         }
         var towers = [("vision", vision.hiddenSize, vision.headCount), ("qformer", qformer.hiddenSize, qformer.headCount)]
@@ -125,6 +151,11 @@ extension BLIP2Config {
         try check(vision.imageSize % vision.patchSize == 0, "vision image_size \(vision.imageSize) is not a multiple of patch_size \(vision.patchSize)")
         if family == .opt {
             try check(queryTokenCount + 2 <= text.maxPositionEmbeddings, "num_query_tokens \(queryTokenCount) leaves no room in max_position_embeddings \(text.maxPositionEmbeddings)")
+        }
+        if family == .t5 {
+            // The log-spaced buckets start at half (decoder) or a quarter (encoder) of the count.
+            try check(t5.relativeMaxDistance > t5.relativeBuckets / 2,
+                      "relative_attention_max_distance \(t5.relativeMaxDistance) is not beyond the exact buckets (\(t5.relativeBuckets / 2))")
         }
         try check(image.std.allSatisfy { $0 != 0 }, "image_std must be non-zero")
     }

@@ -58,6 +58,44 @@ public struct TextConfig: Sendable, Equatable {
     public static let positionOffset = 2
 }
 
+/// The FlanT5 encoder-decoder (`T5Config`) as BLIP-2 uses it: RMS norms, relative position
+/// buckets, a gated feed-forward, attention without score scaling.
+public struct T5Config: Sendable, Equatable {
+    /// The gated feed-forward's activation (`dense_act_fn`): BLIP-2's FlanT5 checkpoints name
+    /// exact GELU, plain flan-t5 configurations the tanh form.
+    public enum Activation: String, Sendable, Equatable, CaseIterable {
+        case gelu
+        case geluTanh = "gelu_new"
+    }
+
+    public var hiddenSize = 512          // d_model
+    public var ffnDim = 2048             // d_ff
+    public var headDim = 64              // d_kv
+    public var encoderLayerCount = 6     // num_layers
+    public var decoderLayerCount = 6     // num_decoder_layers (num_layers when absent)
+    public var headCount = 8
+    public var vocabSize = 32128
+    public var relativeBuckets = 32
+    public var relativeMaxDistance = 128
+    public var layerNormEps: Float = 1e-6
+    public var activation = Activation.geluTanh
+    /// Logits from d_model^-0.5 times the decoder's output, as the original T5 computes them;
+    /// T5 v1.1, FlanT5 and BLIP-2 turn it off by saying `tie_word_embeddings` false, which is
+    /// all that field still means to transformers 5 (it ties the weights regardless).
+    public var scalesLogits = true
+    /// Whether the file holds its own `lm_head`, else the head is `shared`: transformers 5
+    /// keeps a checkpoint's lm_head only when its values differ from shared's, as BLIP-2's do.
+    /// Decided by the checkpoint, not by config.json.
+    public var separateHead = false
+    public var decoderStartTokenId = 0
+    public var eosTokenIds = [1]
+    public var padTokenId = 0
+
+    public init() {}
+    /// Width of the attention projections (heads x d_kv), which need not be d_model.
+    public var innerDim: Int { headCount * headDim }
+}
+
 /// Image preprocessing constants (`BlipImageProcessor`; always Pillow's bicubic resize, RGB).
 public struct ImagePreprocessing: Sendable, Equatable {
     public var width = 384
@@ -88,6 +126,8 @@ public enum ModelFamily: String, Sendable, Equatable, CaseIterable {
     case opt
     /// Blip2ForImageTextRetrieval: the Q-Former's own text side, ITC and ITM heads.
     case retrieval = "qformer"
+    /// Blip2ForConditionalGeneration with FlanT5: captions and answers from an encoder-decoder.
+    case t5
 }
 
 public struct BLIP2Config: Sendable, Equatable {
@@ -95,6 +135,7 @@ public struct BLIP2Config: Sendable, Equatable {
     public var vision = VisionConfig()
     public var qformer = QFormerConfig()
     public var text = TextConfig()
+    public var t5 = T5Config()
     public var queryTokenCount = 32
     /// Width of the retrieval features (`image_text_hidden_size`).
     public var imageTextHiddenSize = 256
@@ -104,4 +145,9 @@ public struct BLIP2Config: Sendable, Equatable {
     public var generation = GenerationDefaults()
 
     public init() {}
+
+    /// The language model's width, which the Q-Former's queries are projected to.
+    public var languageHiddenSize: Int { family == .t5 ? t5.hiddenSize : text.hiddenSize }
+    /// Rows of the language model's token embedding.
+    public var languageVocabSize: Int { family == .t5 ? t5.vocabSize : text.vocabSize }
 }

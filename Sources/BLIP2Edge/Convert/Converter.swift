@@ -46,9 +46,11 @@ public struct Converter {
     struct Prepared {
         let checkpoint: Checkpoint
         let config: BLIP2Config
-        /// The tokenizer: byte-level BPE for OPT, WordPiece for a retrieval model's Q-Former.
+        /// The tokenizer: byte-level BPE for OPT, WordPiece for a retrieval model's Q-Former,
+        /// SentencePiece Unigram for FlanT5.
         let vocabulary: TokenizerVocabulary?
         let wordPiece: WordPieceVocabulary?
+        let unigram: UnigramVocabulary?
         let specs: [TensorSpec]
         let tensors: [GGUFTensorPlan]
         let metadata: GGUFMetadata
@@ -72,10 +74,15 @@ public struct Converter {
         let family = try BLIP2Config.family(configJSON: configJSON)
         let vocabulary = family == .opt ? try TokenizerVocabulary(directory: checkpoint.directory) : nil
         let wordPiece = family == .retrieval ? try WordPieceVocabulary(directory: checkpoint.directory) : nil
-        let config = try BLIP2Config(configJSON: configJSON, preprocessorJSON: preprocessorJSON,
+        let unigram = family == .t5 ? try UnigramVocabulary(directory: checkpoint.directory) : nil
+        var config = try BLIP2Config(configJSON: configJSON, preprocessorJSON: preprocessorJSON,
                                      generationJSON: generationJSON, imageTokenFallback: vocabulary?.id(of: "<image>"))
-        let (tokenCount, embeddingRows) = config.family == .opt
-            ? (vocabulary?.tokens.count ?? 0, config.text.vocabSize) : (wordPiece?.tokens.count ?? 0, config.qformer.vocabSize)
+        if config.family == .t5 { config.t5.separateHead = checkpoint.tensors["language_model.lm_head.weight"] != nil }
+        let (tokenCount, embeddingRows) = switch config.family {
+        case .opt: (vocabulary?.tokens.count ?? 0, config.text.vocabSize)
+        case .retrieval: (wordPiece?.tokens.count ?? 0, config.qformer.vocabSize)
+        case .t5: (unigram?.pieces.count ?? 0, config.t5.vocabSize)
+        }
         guard tokenCount <= embeddingRows else {
             throw ConversionError.vocabularyTooLarge(tokens: tokenCount, embeddingRows: embeddingRows)
         }
@@ -89,7 +96,7 @@ public struct Converter {
                 expected.formUnion(bias.names)
             }
         }
-        let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Weights.isIgnorable($0) }.sorted()
+        let unexpected = checkpoint.tensors.keys.filter { !expected.contains($0) && !BLIP2Weights.isIgnorable($0, family: family) }.sorted()
         guard unexpected.isEmpty else { throw ConversionError.unexpectedTensors(names: unexpected) }
         var tensors: [GGUFTensorPlan] = []
         var sources: [TensorSource] = []
@@ -116,8 +123,8 @@ public struct Converter {
         metadata.set("general.file_type", .uint32(Self.ggmlFileType(plan.fileType)))
         metadata.set("general.quantization_version", .uint32(2))
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
-        for (k, v) in (vocabulary?.metadata ?? wordPiece?.metadata ?? GGUFMetadata()).entries { metadata.set(k, v) }
-        return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, wordPiece: wordPiece, specs: specs,
+        for (k, v) in (vocabulary?.metadata ?? wordPiece?.metadata ?? unigram?.metadata ?? GGUFMetadata()).entries { metadata.set(k, v) }
+        return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, wordPiece: wordPiece, unigram: unigram, specs: specs,
                         tensors: tensors, metadata: metadata, sources: sources)
     }
 

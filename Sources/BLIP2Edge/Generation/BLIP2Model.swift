@@ -5,7 +5,8 @@ import Foundation
 /// thread that runs the model makes its own `Session`.
 public final class BLIP2Model: Sendable {
     let file: ModelFile
-    public let tokenizer: Tokenizer
+    /// OPT's byte-level BPE, or FlanT5's Unigram.
+    public let tokenizer: any TextTokenizer
     public let imageProcessor: ImageProcessor
 
     public var config: BLIP2Config { file.config }
@@ -17,19 +18,29 @@ public final class BLIP2Model: Sendable {
     /// The container: metadata, tensor table, the mapping.
     public var gguf: GGUFFile { file.gguf }
 
-    /// The language model's weights, which `init` made sure the file has.
-    var languageWeights: LanguageModel.Weights {
-        guard let w = file.weights.language else { preconditionFailure("BLIP2Model opened a file without a language model") }
-        return w
-    }
-
     public init(path: String) throws {
         file = try ModelFile(path: path)
-        guard file.weights.language != nil else {
+        let metadata = file.gguf.metadata
+        switch file.config.family {
+        case .opt:
+            tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(metadata: metadata, path: path))
+        case .t5:
+            tokenizer = UnigramTokenizer(vocabulary: try UnigramVocabulary(metadata: metadata, path: path))
+        case .retrieval:
             throw ModelFileError.wrongFamily(path: path, reason: "an image-text retrieval model: it matches and searches images (blip2-edge match, embed, search) but has no language model to caption or answer with")
         }
-        tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(metadata: file.gguf.metadata, path: path))
         imageProcessor = ImageProcessor(file.config.image)
+    }
+
+    /// What the model's family uses when the caller gives no settings: LAVIS's, as
+    /// `captionDefaults` and `questionDefaults` (OPT) and `t5CaptionDefaults` and
+    /// `t5QuestionDefaults` (FlanT5) say.
+    public var defaultCaptionParameters: GenerationParameters {
+        config.family == .t5 ? Self.t5CaptionDefaults : Self.captionDefaults
+    }
+
+    public var defaultQuestionParameters: GenerationParameters {
+        config.family == .t5 ? Self.t5QuestionDefaults : Self.questionDefaults
     }
 
     /// How a question becomes a prompt. LAVIS evaluates VQAv2 zero-shot with "Short answer:";
@@ -46,12 +57,42 @@ public final class BLIP2Model: Sendable {
         }
     }
 
+    /// Tokens the model reads for an image and a prompt (nil: a caption): OPT's queries, BOS and
+    /// prompt; T5's encoder input, queries and prompt with its `</s>`.
+    public func inputTokenCount(prompt: String?) -> Int {
+        config.queryTokenCount + (config.family == .t5 ? 0 : 1) + tokenizer.promptIds(prompt).count
+    }
+
+    /// What a generation's length must fit in: the tokens already in the sequence the new ones
+    /// join, and the most that sequence may hold (OPT's learned positions; T5's decoder, with
+    /// relative positions, starts from one token and has no such limit).
+    public func sequenceBudget(prompt: String?) -> (prefixLength: Int, context: Int) {
+        config.family == .t5 ? (1, Int(Int32.max)) : (inputTokenCount(prompt: prompt), config.text.maxPositionEmbeddings)
+    }
+
     /// LAVIS's COCO captioning settings: 5 beams, 8 to 30 new tokens.
     public static var captionDefaults: GenerationParameters {
         var p = GenerationParameters()
         p.beamCount = 5
         p.maxNewTokens = 30
         p.minNewTokens = 8
+        return p
+    }
+
+    /// LAVIS's FlanT5 COCO captioning settings: 5 beams, at most 30 new tokens, min_length 8,
+    /// which transformers counts with the decoder's start token (so 7 new tokens).
+    public static var t5CaptionDefaults: GenerationParameters {
+        var p = captionDefaults
+        p.minNewTokens = 7
+        return p
+    }
+
+    /// LAVIS's FlanT5 VQAv2 zero-shot settings: 5 beams, at most 10 new tokens, min_length 1
+    /// (met by the start token), length penalty -1.
+    public static var t5QuestionDefaults: GenerationParameters {
+        var p = questionDefaults
+        p.minNewTokens = 0
+        p.lengthPenalty = -1
         return p
     }
 

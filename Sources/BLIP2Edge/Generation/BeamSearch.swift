@@ -13,7 +13,7 @@ extension Generator {
 
     func beamSearch(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock) throws -> [Int] {
         let beams = parameters.beamCount
-        let vocab = model.vocabSize, d = model.config.hiddenSize
+        let vocab = model.vocabSize, d = model.embeddingWidth
         let promptLength = prefixIds.count
         let maxLength = promptLength + parameters.maxNewTokens
         let lp = parameters.lengthPenalty

@@ -3,7 +3,7 @@ import Foundation
 /// Decoding loops over the language model: greedy, sampling, and beam search, each with
 /// transformers' semantics so that token ids match `generate` for the same settings.
 struct Generator {
-    let model: LanguageModel
+    let model: any TokenDecoder
     let pool: ThreadPool
     let parameters: GenerationParameters
     let eosTokens: [Int]
@@ -43,7 +43,7 @@ struct Generator {
     // MARK: - Greedy and sampling
 
     private func sample(prefix: UnsafePointer<Float>, prefixIds: [Int], clock: Clock, onToken: TokenHandler?) throws -> [Int] {
-        let vocab = model.vocabSize, d = model.config.hiddenSize
+        let vocab = model.vocabSize, d = model.embeddingWidth
         let cache = makeCache(capacity: prefixIds.count + parameters.maxNewTokens)
         let logits = Buffer(vocab)
         let embedding = Buffer(d)

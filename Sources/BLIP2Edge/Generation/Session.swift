@@ -8,7 +8,9 @@ public final class Session: @unchecked Sendable {
     let pool: ThreadPool
     let vision: VisionEncoder
     let qformer: QFormer
-    let language: LanguageModel
+    /// OPT's decoder, or T5's; T5 also has an encoder, run once per prompt.
+    let language: any TokenDecoder
+    let encoder: T5Encoder?
     private let imageEmbeddings: Buffer
     private let projected: Buffer
     private let cancelled = CancellationFlag()
@@ -19,11 +21,10 @@ public final class Session: @unchecked Sendable {
     /// `maxPromptTokens` bounds the text after the image (BOS and prompt), `maxBeams` the
     /// beams of one search.
     public init(model: BLIP2Model, threads: Int = 0, maxPromptTokens: Int = 256, maxBeams: Int = 8) throws {
-        let c = model.config
-        let maxBatch = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
+        let size = Sizes(config: model.config, maxPromptTokens: maxPromptTokens, maxBeams: maxBeams)
         // Sizes come from the file: refuse what the machine cannot hold rather than crash
         // in an allocation. The towers are measured by making them with a counting arena.
-        let needed = Self.makeTowers(model, maxBatch: maxBatch, ScratchArena.counting()).bytes
+        let needed = Self.makeTowers(model, size, ScratchArena.counting()).bytes
         let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         guard needed <= available else {
             throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
@@ -31,19 +32,47 @@ public final class Session: @unchecked Sendable {
         self.model = model
         pool = try ThreadPool(threads: threads)
         let arena = ScratchArena.allocating()
-        (vision, qformer, language, imageEmbeddings, projected) = Self.makeTowers(model, maxBatch: maxBatch, arena).towers
+        (vision, qformer, language, encoder, imageEmbeddings, projected) = Self.makeTowers(model, size, arena).towers
+    }
+
+    /// The most rows each tower runs at once.
+    struct Sizes {
+        /// OPT: queries, BOS and prompt, or the beams. T5's decoder: a start token and as many
+        /// forced tokens as a prompt may have, or the beams.
+        let decoderRows: Int
+        /// T5's encoder: queries and prompt (with its `</s>`).
+        let encoderRows: Int
+
+        init(config c: BLIP2Config, maxPromptTokens: Int, maxBeams: Int) {
+            if c.family == .t5 {
+                decoderRows = max(1 + maxPromptTokens, maxBeams)
+                encoderRows = c.queryTokenCount + maxPromptTokens + 1
+            } else {
+                decoderRows = max(c.queryTokenCount + 1 + maxPromptTokens, maxBeams)
+                encoderRows = 0
+            }
+        }
     }
 
     /// The towers with their scratch, and the buffers between them (the KV cache comes per
     /// generation).
-    private static func makeTowers(_ model: BLIP2Model, maxBatch: Int, _ arena: ScratchArena)
-        -> (towers: (VisionEncoder, QFormer, LanguageModel, Buffer, Buffer), bytes: Int) {
+    private static func makeTowers(_ model: BLIP2Model, _ size: Sizes, _ arena: ScratchArena)
+        -> (towers: (VisionEncoder, QFormer, any TokenDecoder, T5Encoder?, Buffer, Buffer), bytes: Int) {
         let c = model.config, w = model.file.weights
         let vision = VisionEncoder(w.vision, c.vision, arena)
         let qformer = QFormer(w.qformer, c, arena)
-        let language = LanguageModel(model.languageWeights, c.text, maxBatch: maxBatch, arena)
+        let language: any TokenDecoder
+        var encoder: T5Encoder?
+        if let t5 = w.t5 {
+            encoder = T5Encoder(t5.encoder, c.t5, maxRows: size.encoderRows, arena)
+            language = T5Decoder(t5.decoder, c.t5, maxBatch: size.decoderRows, maxEncoderRows: size.encoderRows, arena)
+        } else if let opt = w.language {
+            language = LanguageModel(opt, c.text, maxBatch: size.decoderRows, arena)
+        } else {
+            preconditionFailure("BLIP2Model opens only files with a language model")
+        }
         let between = (arena.buffer(vision.outputCount), arena.buffer(qformer.outputCount))
-        return ((vision, qformer, language, between.0, between.1), arena.bytes)
+        return ((vision, qformer, language, encoder, between.0, between.1), arena.bytes)
     }
 
     public var threads: Int { pool.size }
@@ -123,7 +152,7 @@ public final class Session: @unchecked Sendable {
         }
         projected.pointer.update(from: image.values, count: image.values.count)
         var timings = image.timings
-        let promptTokens = prompt.map { model.tokenizer.encode($0, addBOS: false) } ?? []
+        let promptTokens = model.tokenizer.promptIds(prompt)
         let clock = Generator.Clock()
         let tokens = try generate(promptTokens: promptTokens, parameters: parameters, clock: clock, onToken: onToken)
         timings.prefill = clock.prefill
@@ -135,7 +164,7 @@ public final class Session: @unchecked Sendable {
 
     /// Answers a question about an image.
     public func ask(image: RGBImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
-                    parameters: GenerationParameters = BLIP2Model.questionDefaults) throws -> GenerationResult {
+                    parameters: GenerationParameters? = nil) throws -> GenerationResult {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw RuntimeError.invalidInput("the question is empty")
         }
@@ -144,20 +173,23 @@ public final class Session: @unchecked Sendable {
 
     /// Answers a question about an encoded image.
     public func ask(_ image: ProjectedImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
-                    parameters: GenerationParameters = BLIP2Model.questionDefaults,
+                    parameters: GenerationParameters? = nil,
                     onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw RuntimeError.invalidInput("the question is empty")
         }
-        return try generate(image, prompt: style.prompt(for: question), parameters: parameters, onToken: onToken)
+        return try generate(image, prompt: style.prompt(for: question), parameters: parameters ?? model.defaultQuestionParameters,
+                            onToken: onToken)
     }
 
     /// The language model's input after an encoded image: [image token x queries, BOS,
     /// prompt...] as ids, and as embeddings with the projected queries in the image slots.
+    /// For T5 this is the encoder's input ([queries, prompt..., </s>]; there is no BOS).
     func prefix(promptTokens: [Int]) -> (ids: [Int], embeddings: Buffer) {
         let c = model.config
-        let d = c.text.hiddenSize
-        let ids = Array(repeating: c.imageTokenIndex, count: c.queryTokenCount) + [c.text.bosTokenId] + promptTokens
+        let d = c.languageHiddenSize
+        let bos = c.family == .t5 ? [] : [c.text.bosTokenId]
+        let ids = Array(repeating: c.imageTokenIndex, count: c.queryTokenCount) + bos + promptTokens
         let e = Buffer(ids.count * d)
         e.pointer.update(from: projected.const, count: c.queryTokenCount * d)
         for (i, id) in ids.enumerated().dropFirst(c.queryTokenCount) {
@@ -166,12 +198,42 @@ public final class Session: @unchecked Sendable {
         return (ids, e)
     }
 
+    /// T5: runs the encoder over the image and prompt and binds the decoder to its output.
+    /// Returns the decoder's start: its embedding and id. OPT's prefix is its whole input.
+    private func startDecoder(promptTokens: [Int]) throws -> (ids: [Int], embeddings: Buffer) {
+        let (ids, e) = prefix(promptTokens: promptTokens)
+        guard let encoder, let decoder = language as? T5Decoder else { return (ids, e) }
+        let output = Buffer(ids.count * encoder.config.hiddenSize)
+        try encoder.encode(e.const, rows: ids.count, into: output.pointer, pool: pool)
+        try decoder.attend(to: output.const, rows: ids.count, pool: pool)
+        if lowRAM, let range = model.file.byteRange(of: .languageEncoder) { model.file.gguf.file.release(range) }
+        let start = model.config.t5.decoderStartTokenId
+        let first = Buffer(encoder.config.hiddenSize)
+        decoder.embed(token: start, into: first.pointer)
+        return ([start], first)
+    }
+
+    /// T5, after `encode`: the encoder's last hidden state [queries + prompt, d] (for tests).
+    func encoderOutput(promptTokens: [Int]) throws -> [Float] {
+        try checkPrompt(promptTokens)
+        guard let encoder else { throw RuntimeError.invalidInput("the model has no encoder") }
+        let (ids, e) = prefix(promptTokens: promptTokens)
+        var out = [Float](repeating: 0, count: ids.count * encoder.config.hiddenSize)
+        try out.withUnsafeMutableBufferPointer { try encoder.encode(e.const, rows: ids.count, into: $0.baseAddress!, pool: pool) }
+        return out
+    }
+
     /// The next-token logits [prefix length, vocab] at every position of the language model's
     /// input for an image followed by `tokens` (BOS is added before them): teacher-forced
-    /// scoring of a caption, or the comparison of two quantizations of a model.
+    /// scoring of a caption, or the comparison of two quantizations of a model. For T5 the
+    /// encoder reads the image alone (with `</s>`) and the logits are the decoder's, at its
+    /// start token and at each of `tokens`.
     public func logits(image: RGBImage, following tokens: [Int]) throws -> [Float] {
         var timings = StageTimings()
         try encode(pixels: model.imageProcessor.pixelValues(image), timings: &timings)
+        if model.config.family == .t5 {
+            return try decoderLogits(promptTokens: model.tokenizer.promptIds(nil), decoderTokens: tokens)
+        }
         return try prefixLogits(promptTokens: tokens)
     }
 
@@ -187,8 +249,30 @@ public final class Session: @unchecked Sendable {
         return logits
     }
 
+    /// T5, after `encode`: the decoder's logits [1 + decoderTokens.count, vocab] with the
+    /// encoder over the image and `promptTokens`, teacher-forced from the start token.
+    func decoderLogits(promptTokens: [Int], decoderTokens: [Int]) throws -> [Float] {
+        try checkPrompt(promptTokens)
+        guard decoderTokens.count + 1 <= language.maxBatch, decoderTokens.allSatisfy({ $0 >= 0 && $0 < language.vocabSize }) else {
+            throw RuntimeError.invalidInput("the forced tokens must be at most \(language.maxBatch - 1) ids inside the vocabulary")
+        }
+        let (start, first) = try startDecoder(promptTokens: promptTokens)
+        let d = language.embeddingWidth
+        let rows = start + decoderTokens
+        let e = Buffer(rows.count * d)
+        e.pointer.update(from: first.const, count: d)
+        for (i, id) in decoderTokens.enumerated() { language.embed(token: id, into: e.pointer + (i + 1) * d) }
+        let cache = language.makeCache(capacity: rows.count, halfPrecision: false)
+        var logits = [Float](repeating: 0, count: rows.count * language.vocabSize)
+        try logits.withUnsafeMutableBufferPointer {
+            try language.forward(e.const, count: rows.count, cache: cache, logits: $0.baseAddress!, allRows: true, pool: pool)
+        }
+        return logits
+    }
+
     private func checkPrompt(_ promptTokens: [Int]) throws {
-        let room = language.maxBatch - model.config.queryTokenCount - 1
+        let room = encoder.map { $0.maxRows - model.config.queryTokenCount }
+            ?? language.maxBatch - model.config.queryTokenCount - 1
         guard promptTokens.count <= room else {
             throw RuntimeError.invalidInput("the prompt has \(promptTokens.count) tokens; this session allows \(room)")
         }
@@ -197,8 +281,9 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Generates after the last encoded image. `promptTokens` are the prompt's ids without
-    /// BOS (which is added, as the tokenizer does). Returns the new ids.
+    /// Generates after the last encoded image. `promptTokens` are the prompt's ids as
+    /// `TextTokenizer.promptIds` gives them (OPT: without BOS, which is added). Returns the
+    /// new ids.
     public func generate(promptTokens: [Int], parameters: GenerationParameters, onToken: ((Int) -> Bool)? = nil) throws -> [Int] {
         try generate(promptTokens: promptTokens, parameters: parameters, clock: Generator.Clock(), onToken: onToken)
     }
@@ -210,8 +295,12 @@ public final class Session: @unchecked Sendable {
             throw RuntimeError.invalidInput("\(parameters.beamCount) beams; this session was made for at most \(language.maxBatch)")
         }
         cancelled.set(false)
-        let (ids, e) = prefix(promptTokens: promptTokens)
-        return try makeGenerator(parameters).generate(prefix: e.const, prefixIds: ids, clock: clock, onToken: onToken)
+        let t = Generator.now()
+        let (ids, e) = try startDecoder(promptTokens: promptTokens)
+        let encoding = Generator.now() - t
+        let tokens = try makeGenerator(parameters).generate(prefix: e.const, prefixIds: ids, clock: clock, onToken: onToken)
+        clock.prefill += encoding // T5's encoder pass is its prefill
+        return tokens
     }
 }
 

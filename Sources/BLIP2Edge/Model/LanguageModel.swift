@@ -4,7 +4,7 @@
 /// token embedding. Keys and values are cached, so each new token costs one pass over the
 /// weights; scratch and caches are sized at creation (the kernels still allocate their small
 /// quantized-activation buffers per matmul).
-final class LanguageModel {
+final class LanguageModel: TokenDecoder {
     // MARK: Weights (checkpoint `language_model.model.decoder.*`, file `t.*`)
 
     struct Block {
@@ -68,6 +68,7 @@ final class LanguageModel {
     }
 
     var vocabSize: Int { config.vocabSize }
+    var embeddingWidth: Int { config.hiddenSize }
 
     func makeCache(capacity: Int, halfPrecision: Bool) -> KVCache {
         KVCache(layers: config.layerCount, capacity: min(capacity, config.maxPositionEmbeddings), width: config.hiddenSize,
@@ -79,20 +80,6 @@ final class LanguageModel {
         let e = weights.embedTokens
         let rowBytes = e.type.rowBytes(config.hiddenSize) ?? 0
         Kernels.toFloat(e.type, row: e.data + token * rowBytes, into: out, count: config.hiddenSize)
-    }
-
-    /// Runs `count` input embeddings [count, hidden] of one sequence at its next positions,
-    /// appending to its cache. Writes logits for the last row, or for every row when
-    /// `allRows` (`logits` must then hold count x vocab).
-    func forward(_ inputs: UnsafePointer<Float>, count: Int, cache: KVCache, logits: UnsafeMutablePointer<Float>,
-                 allRows: Bool = false, pool: ThreadPool) throws {
-        try forward(inputs, caches: [cache], rowsPerCache: count, logits: logits, allRows: allRows, pool: pool)
-    }
-
-    /// One token for each of several sequences (beams), as one batch: the weights are read
-    /// once for all rows. inputs: [caches.count, hidden]; logits: [caches.count, vocab].
-    func step(_ inputs: UnsafePointer<Float>, caches: [KVCache], logits: UnsafeMutablePointer<Float>, pool: ThreadPool) throws {
-        try forward(inputs, caches: caches, rowsPerCache: 1, logits: logits, allRows: true, pool: pool)
     }
 
     /// Rows are grouped by sequence: rows [i * rowsPerCache, (i + 1) * rowsPerCache) belong to

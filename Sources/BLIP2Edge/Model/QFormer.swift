@@ -77,7 +77,7 @@ final class QFormer {
         let text: TextSide?                     // retrieval
         let inputNorm: LayerNorm                // qformer.layernorm [hidden]
         let layers: [Layer]                     // qformer.encoder.layer.i
-        let projection: Linear?                 // language_projection [text hidden, hidden] (captioning)
+        let projection: Linear?                 // language_projection [language hidden, hidden] (captioning)
 
         init(_ w: WeightScope, _ c: BLIP2Config) throws {
             let q = c.qformer, qf = w.scope("qformer", file: "qf"), retrieval = c.family == .retrieval
@@ -88,7 +88,7 @@ final class QFormer {
                 try Layer(qf.scope("encoder.layer.\($0)"), q, index: $0, imageWidth: c.vision.hiddenSize, text: retrieval)
             }
             projection = retrieval ? nil
-                : try w.scope("language_projection", file: "proj").linear("", out: c.text.hiddenSize, in: q.hiddenSize)
+                : try w.scope("language_projection", file: "proj").linear("", out: c.languageHiddenSize, in: q.hiddenSize)
         }
     }
 

@@ -5,7 +5,8 @@ struct TensorSpec: Sendable, Equatable {
     enum Role: Sendable, Equatable {
         /// A Linear layer's [out, in] weight: quantizable when `in` divides into blocks.
         case linear
-        /// The token embedding, which is also the tied LM head.
+        /// The token embedding (also the tied LM head), or an untied LM head: read for every
+        /// generated token, its errors reach every logit.
         case tokenEmbedding
         /// The patch embedding convolution [hidden, 3, p, p].
         case patchEmbedding
@@ -15,7 +16,8 @@ struct TensorSpec: Sendable, Equatable {
 
     /// The model part a tensor belongs to; a tower's tensors lie together in the file.
     enum Tower: Sendable, Equatable {
-        case vision, qformer, language
+        /// `languageEncoder`: an encoder-decoder's encoder, needed only while a prompt is encoded.
+        case vision, qformer, languageEncoder, language
     }
 
     /// transformers' name, as in the checkpoint.

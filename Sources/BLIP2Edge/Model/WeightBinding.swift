@@ -92,6 +92,16 @@ struct WeightScope {
                   bias: try binding.floats(spec(join(name, "bias"), [dim], .small)), dim: dim, eps: eps)
     }
 
+    /// `name`.weight [dim]: a norm that only scales (T5's).
+    func rmsNorm(_ name: String, _ dim: Int, eps: Float) throws(ModelFileError) -> RMSNorm {
+        RMSNorm(weight: try binding.floats(spec(join(name, "weight"), [dim], .small)), dim: dim, eps: eps)
+    }
+
+    /// An untied LM head [vocab, hidden], `name`.weight, stored as a token embedding is.
+    func outputHead(_ name: String, vocab: Int, hidden: Int) throws(ModelFileError) -> Linear {
+        Linear(weight: try binding.bind(spec(join(name, "weight"), [vocab, hidden], .tokenEmbedding)), bias: nil, name: join(key, name))
+    }
+
     /// A small tensor (embedding of positions or classes, queries) as float32.
     func floats(_ name: String, _ shape: [Int]) throws(ModelFileError) -> UnsafePointer<Float> {
         try binding.floats(spec(name, shape, .small))

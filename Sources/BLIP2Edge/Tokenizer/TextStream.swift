@@ -5,12 +5,12 @@
 /// character a byte-level BPE token left unfinished, and trailing whitespace, which the end
 /// of the text would trim.
 public struct TextStream {
-    let tokenizer: Tokenizer
+    let tokenizer: any TextTokenizer
     /// Decoded bytes not yet sent.
     private var pending: [UInt8] = []
     private var started = false
 
-    public init(tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+    public init(tokenizer: any TextTokenizer) { self.tokenizer = tokenizer }
 
     /// The text `id` makes certain (often empty: a special token, part of a character, a space).
     public mutating func append(_ id: Int) -> String {

@@ -147,7 +147,7 @@ public final class Tokenizer: Sendable {
 extension Tokenizer {
     /// The bytes `decode` gives one token: nothing for special tokens (when skipped) and ids
     /// without a token.
-    func bytes(of id: Int, skipSpecial: Bool = true) -> [UInt8] {
+    func bytes(of id: Int, skipSpecial: Bool) -> [UInt8] {
         guard id >= 0, id < vocabulary.tokens.count else { return [] }
         if let b = tokenBytes[id] { return b }
         return skipSpecial && vocabulary.types[id] == .control ? [] : Array(vocabulary.tokens[id].utf8)

@@ -37,10 +37,11 @@ struct ChatCompletions {
         let question = input.question.trimmingCharacters(in: .whitespacesAndNewlines)
         try GenerationOptions.checkLength(question, "question")
         let prompt = question.isEmpty ? nil : style.prompt(for: question)
-        var parameters = try options.parameters(defaults: question.isEmpty ? BLIP2Model.captionDefaults : BLIP2Model.questionDefaults,
+        var parameters = try options.parameters(defaults: question.isEmpty ? model.defaultCaptionParameters : model.defaultQuestionParameters,
                                                 streaming: stream)
-        let promptTokens = model.config.queryTokenCount + 1 + (prompt.map { model.tokenizer.encode($0, addBOS: false).count } ?? 0)
-        try options.fit(&parameters, prefixLength: promptTokens, context: model.config.text.maxPositionEmbeddings)
+        let promptTokens = model.inputTokenCount(prompt: prompt)
+        let budget = model.sequenceBudget(prompt: prompt)
+        try options.fit(&parameters, prefixLength: budget.prefixLength, context: budget.context)
         let id = "chatcmpl-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let eos = model.config.generation.eosTokenIds
 

@@ -63,9 +63,10 @@ struct ImageEndpoints {
             if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw HTTPError.badRequest("prompt is empty") }
         }
         if let p = prompt { try GenerationOptions.checkLength(p, asking ? "question" : "prompt") }
-        var parameters = try options.parameters(defaults: asking ? BLIP2Model.questionDefaults : BLIP2Model.captionDefaults, streaming: false)
-        let promptTokens = model.config.queryTokenCount + 1 + (prompt.map { model.tokenizer.encode($0, addBOS: false).count } ?? 0)
-        try options.fit(&parameters, prefixLength: promptTokens, context: model.config.text.maxPositionEmbeddings)
+        var parameters = try options.parameters(defaults: asking ? model.defaultQuestionParameters : model.defaultCaptionParameters, streaming: false)
+        let promptTokens = model.inputTokenCount(prompt: prompt)
+        let budget = model.sequenceBudget(prompt: prompt)
+        try options.fit(&parameters, prefixLength: budget.prefixLength, context: budget.context)
         let image = try RequestImage.decode(bytes)
         return try ModelRunner.run(pool, exchange, state: state) { session, watcher in
             let result = try session.generate(image: image, prompt: prompt, parameters: parameters) { _ in !watcher.isGone }

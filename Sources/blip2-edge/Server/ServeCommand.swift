@@ -67,7 +67,7 @@ enum ServeCommand {
 
     static func load(path: String, family: ModelFamily, sessions: Int, threads: Int, queue: Int, lowRAM: Bool) throws -> LoadedModel {
         switch family {
-        case .opt:
+        case .opt, .t5:
             let model = try BLIP2Model(path: path)
             let workers = try (0..<sessions).map { _ -> Session in
                 let s = try Session(model: model, threads: threads)

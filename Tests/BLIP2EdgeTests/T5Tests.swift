@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+@testable import BLIP2Edge
+
+/// BLIP-2 with FlanT5 against transformers' Blip2ForConditionalGeneration on the tiny seeded
+/// models (Tests/Fixtures/tiny-t5-*, t5/*.gguf; made by Tools/make_t5_fixtures.py).
+final class T5Tests: XCTestCase {
+    static let dir = TemporaryDirectory()
+
+    /// A tiny model converted to `type` (once per test run).
+    static func file(_ name: String, _ type: GGMLType) throws -> String {
+        let path = dir.file("\(name).\(type.description).gguf")
+        if !FileManager.default.fileExists(atPath: path) {
+            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
+        }
+        return path
+    }
+
+    static func reference(_ name: String) throws -> GGUFFile { try GGUFFile(path: Fixtures.path("t5/\(name).gguf")) }
+
+    /// As for OPT and retrieval: in F32 only summation order and transcendental approximations
+    /// separate us from PyTorch, a few float32 ulps per operation; 1e-4 of the largest magnitude
+    /// is far above that and far below a real mistake (a scaled score, a wrong bucket, the tanh
+    /// GELU for the exact one each move outputs by 1e-3 or more).
+    static let f32Tolerance: Float = 1e-4
+
+    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
+        XCTAssertEqual(got.count, want.count)
+        var maxDiff: Float = 0, maxRef: Float = 0
+        for (g, w) in zip(got, want) {
+            maxDiff = max(maxDiff, abs(g - w))
+            maxRef = max(maxRef, abs(w))
+        }
+        return maxDiff / max(maxRef, .leastNormalMagnitude)
+    }
+
+    /// transformers' generate() settings as the fixture names them; min_length counts the
+    /// decoder's start token.
+    func parameters(_ settings: String) throws -> GenerationParameters {
+        var p = GenerationParameters()
+        for item in settings.split(separator: ",") {
+            let kv = item.split(separator: "=").map(String.init)
+            let (k, v) = (kv[0], kv[1])
+            switch k {
+            case "num_beams": p.beamCount = try XCTUnwrap(Int(v))
+            case "max_new_tokens": p.maxNewTokens = try XCTUnwrap(Int(v))
+            case "min_length": p.minNewTokens = max(0, try XCTUnwrap(Int(v)) - 1)
+            case "length_penalty": p.lengthPenalty = try XCTUnwrap(Float(v))
+            case "repetition_penalty": p.repetitionPenalty = try XCTUnwrap(Float(v))
+            case "no_repeat_ngram_size": p.noRepeatNgramSize = try XCTUnwrap(Int(v))
+            default: XCTFail("unknown setting \(k)")
+            }
+        }
+        return p
+    }
+
+    func checkForward(_ name: String) throws {
+        let ref = try Self.reference(name)
+        let model = try BLIP2Model(path: try Self.file(name, .f32))
+        XCTAssertEqual(model.config.family, .t5)
+        let session = try Session(model: model, threads: 2)
+        let encoded = try session.encode(pixels: try ref.floats("pixel_values"))
+        let e = relativeError(encoded.projected, try ref.floats("projected"))
+        XCTAssertLessThan(e, Self.f32Tolerance, "\(name) projected queries")
+        let queries = model.config.queryTokenCount
+        for prompt in ["caption", "vqa"] {
+            let text = try XCTUnwrap(ref.metadata["\(prompt).prompt"]?.string)
+            let promptTokens = model.tokenizer.promptIds(text.isEmpty ? nil : text)
+            let encoderIds = try ref.ints("\(prompt).encoder_ids")
+            XCTAssertEqual(Array(repeating: model.config.imageTokenIndex, count: queries) + promptTokens, encoderIds, "\(name) \(prompt) ids")
+            let output = try session.encoderOutput(promptTokens: promptTokens)
+            let eo = relativeError(output, try ref.floats("\(prompt).encoder_output"))
+            print("\(name) \(prompt) encoder output: relative error \(eo)")
+            XCTAssertLessThan(eo, Self.f32Tolerance, "\(name) \(prompt) encoder output")
+            let decoderIds = try ref.ints("\(prompt).decoder_ids")
+            XCTAssertEqual(decoderIds.first, model.config.t5.decoderStartTokenId)
+            let logits = try session.decoderLogits(promptTokens: promptTokens, decoderTokens: Array(decoderIds.dropFirst()))
+            let el = relativeError(logits, try ref.floats("\(prompt).decoder_logits"))
+            print("\(name) \(prompt) decoder logits: relative error \(el)")
+            XCTAssertLessThan(el, Self.f32Tolerance, "\(name) \(prompt) decoder logits")
+        }
+        let cases = ref.metadata.entries.map(\.0).filter { $0.hasPrefix("generate.") && $0.hasSuffix(".ids") }.sorted()
+        XCTAssertGreaterThanOrEqual(cases.count, 6)
+        for key in cases {
+            let base = String(key.dropLast(".ids".count))
+            let p = try parameters(try XCTUnwrap(ref.metadata[base + ".settings"]?.string))
+            let prompt = try XCTUnwrap(ref.metadata[try XCTUnwrap(ref.metadata[base + ".prompt"]?.string) + ".prompt"]?.string)
+            let tokens = try session.generate(promptTokens: model.tokenizer.promptIds(prompt.isEmpty ? nil : prompt), parameters: p)
+            XCTAssertEqual(tokens, try ref.ints(key), "\(name) \(base)")
+        }
+    }
+
+    func testTinyT5AMatchesTransformers() throws { try checkForward("tiny-t5-a") }
+    func testTinyT5BMatchesTransformers() throws { try checkForward("tiny-t5-b") }
+
+    /// The bucket tables transformers' `_relative_position_bucket` gives for FlanT5's 32
+    /// buckets up to 128 (BLIP2-FAMILY.md lists them, read from the source and checked there).
+    func testRelativeBucketsForFlanT5() {
+        let table = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+        defer { table.deallocate() }
+        let enc = RelativePositionBias(table: table, buckets: 32, maxDistance: 128, heads: 1, bidirectional: true)
+        let dec = RelativePositionBias(table: table, buckets: 32, maxDistance: 128, heads: 1, bidirectional: false)
+        let encoderRuns: [(ClosedRange<Int>, Int)] = [(8...11, 8), (12...15, 9), (16...22, 10), (23...31, 11), (32...45, 12),
+                                                      (46...63, 13), (64...90, 14), (91...600, 15)]
+        for n in 0...7 { XCTAssertEqual(enc.bucket(-n), n); XCTAssertEqual(enc.bucket(n), n == 0 ? 0 : 16 + n) }
+        for (range, b) in encoderRuns { for n in range { XCTAssertEqual(enc.bucket(-n), b, "encoder \(-n)"); XCTAssertEqual(enc.bucket(n), 16 + b) } }
+        let decoderRuns: [(ClosedRange<Int>, Int)] = [(16...17, 16), (18...19, 17), (20...22, 18), (23...25, 19), (26...29, 20),
+                                                      (30...33, 21), (34...38, 22), (39...44, 23), (45...50, 24), (51...57, 25),
+                                                      (58...65, 26), (66...75, 27), (76...85, 28), (86...97, 29), (98...111, 30),
+                                                      (112...600, 31)]
+        for n in 0...15 { XCTAssertEqual(dec.bucket(-n), n) }
+        for (range, b) in decoderRuns { for n in range { XCTAssertEqual(dec.bucket(-n), b, "decoder \(-n)") } }
+        for n in 1...40 { XCTAssertEqual(dec.bucket(n), 0, "the decoder does not see the future") }
+    }
+}
