@@ -20,6 +20,7 @@ against a reload with AutoTokenizer. Run with the reference venv:
 """
 import argparse
 import io
+import json
 import random
 import sys
 import unicodedata
@@ -96,6 +97,11 @@ def build(directory: Path, proto, clean_up: bool) -> T5Tokenizer:
         if old.name != "goldens.gguf":
             old.unlink()
     tok.save_pretrained(str(directory))
+    # save_pretrained indents every [piece, score] pair over four lines; one line holds the same JSON
+    # in half the bytes (the 32k vocabulary's file 1.4 MB instead of 2.5).
+    path = directory / "tokenizer.json"
+    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8")), ensure_ascii=False,
+                               separators=(",", ":")) + "\n", encoding="utf-8")
     reloaded = AutoTokenizer.from_pretrained(str(directory))
     if type(reloaded) is not T5Tokenizer or len(reloaded) != len(vocab):
         raise AssertionError(f"{directory.name}: reloaded as {type(reloaded).__name__} with {len(reloaded)} tokens")
@@ -142,7 +148,7 @@ ADDED = [
     "<extra_id_0>", "a<extra_id_0>b", "The <extra_id_0> walks in <extra_id_1> park", "<extra_id_0><extra_id_1>",
     " <extra_id_0> ", "<extra_id_99>", "<extra_id_100>", "<extra_id_", "<extra_id_0", "extra_id_0>", "x </s> y", "</s>",
     "<pad> <unk>", "a</s>b", "<EXTRA_ID_0>", "<extra_id_5>\n<extra_id_6>", "<extra_id_0>hello", "hello<extra_id_0>",
-    "▁", "▁▁x", "a▁b", "x▁", "▁ ▁", "▁hello", "hello ▁world",
+    "＜extra_id_0＞", "x＜pad＞y ＜/s＞", "<extra_id_0 >", "▁", "▁▁x", "a▁b", "x▁", "▁ ▁", "▁hello", "hello ▁world",
 ]
 LONG = [
     "a" * 300, "supercalifragilisticexpialidocious" * 8, "ab" * 200, "x" * 1000, "日本" * 100, "😀" * 60,
