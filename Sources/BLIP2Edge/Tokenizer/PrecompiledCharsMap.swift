@@ -90,26 +90,23 @@ public struct PrecompiledCharsMap: Sendable, Equatable {
         return start..<end
     }
 
-    /// Walks every node reachable from the root, so that no lookup can leave the array or point
-    /// outside the strings: a blob the crate would panic on is refused here instead.
+    /// Checks every unit that can be a transition (a label byte 1...255): the block of the node it
+    /// leads to lies inside the array, and a leaf's value is the start of a replacement. Lookups
+    /// only move through such units, so none can leave the array or the strings: a blob the crate
+    /// would panic on is refused here instead. Linear in the trie, unlike a walk over all labels.
     private func validate() throws(PrecompiledCharsMapError) {
-        var stack = [Self.offset(units[0])]
-        var seen = Set(stack)
-        while let node = stack.popLast() {
-            // Children live at node ^ byte, all in node's 256-unit block.
-            guard node | 0xFF < units.count else { throw .outOfBounds(unit: node) }
-            for c in 1...255 {
-                let p = node ^ c
-                guard Self.label(units[p]) == UInt32(c) else { continue }
-                let child = p ^ Self.offset(units[p])
-                guard child < units.count else { throw .outOfBounds(unit: child) }
-                if Self.hasLeaf(units[p]) {
-                    let v = Self.value(units[child])
-                    guard v <= replacements.count, v == replacements.count || replacements[v] & 0xC0 != 0x80 else {
-                        throw .badReplacementOffset(v)
-                    }
+        let root = Self.offset(units[0])
+        guard root | 0xFF < units.count else { throw .outOfBounds(unit: root) }
+        for (p, u) in units.enumerated() {
+            let c = Self.label(u)
+            guard c >= 1 && c <= 255 else { continue }
+            let child = p ^ Self.offset(u)
+            guard child | 0xFF < units.count else { throw .outOfBounds(unit: child) }
+            if Self.hasLeaf(u) {
+                let v = Self.value(units[child])
+                guard v <= replacements.count, v == replacements.count || replacements[v] & 0xC0 != 0x80 else {
+                    throw .badReplacementOffset(v)
                 }
-                if seen.insert(child).inserted { stack.append(child) }
             }
         }
     }
