@@ -57,7 +57,7 @@ done
 
 status=0
 export FUZZ_SCRATCH="${TMPDIR:-/tmp}" FUZZ_VOCABULARY="$root/Tests/Fixtures/gpt2-sized-tokenizer" \
-       FUZZ_WORDPIECE="$root/Tests/Fixtures/tiny-itm-a"
+       FUZZ_WORDPIECE="$root/Tests/Fixtures/tiny-itm-a" FUZZ_UNIGRAM="$root/Tests/Fixtures/t5-tokenizer"
 for t in "${targets[@]}"; do
     mkdir -p "$out/corpus/$t" "$out/crashes/$t"
     dict=()

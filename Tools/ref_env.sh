@@ -2,7 +2,7 @@
 # The Python reference environment the fixture scripts run in, with the exact package versions
 # the committed fixtures were made with (so regenerating them gives the same bytes).
 #
-#   Tools/ref_env.sh           $REF_VENV (default .venv-ref): torch, transformers, gguf,
+#   Tools/ref_env.sh           $REF_VENV (default .venv-ref): torch, transformers, gguf, sentencepiece,
 #                              safetensors, tokenizers, pillow, numpy, scikit-image (sample photos)
 #   Tools/ref_env.sh --light   $REF_VENV_LIGHT (default .venv-gguf): gguf, numpy, safetensors only
 #                              (what CI needs to check converter output; no torch download)
@@ -14,7 +14,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 full_pins=(torch==2.15.0 transformers==5.24.0 gguf==0.19.0 safetensors==0.8.0 tokenizers==0.23.3
-           pillow==13.0.0 numpy==2.4.6 scikit-image==0.26.0)
+           pillow==13.0.0 numpy==2.4.6 scikit-image==0.26.0 sentencepiece==0.2.3 protobuf==7.36.2)
 light_pins=(gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0)
 
 case "${1:-}" in

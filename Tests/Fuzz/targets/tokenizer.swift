@@ -1,8 +1,9 @@
 import Foundation
 @testable import BLIP2Edge
 
-/// A GPT-2-sized tokenizer (50k merges) and the retrieval model's WordPiece tokenizer on
-/// arbitrary text, and decoding of arbitrary ids (negative, beyond the vocabulary, special).
+/// A GPT-2-sized tokenizer (50k merges), the retrieval model's WordPiece tokenizer and the
+/// flan-t5-sized Unigram tokenizer on arbitrary text, and decoding of arbitrary ids (negative,
+/// beyond the vocabulary, special).
 let fuzzTokenizer: Tokenizer = {
     let dir = ProcessInfo.processInfo.environment["FUZZ_VOCABULARY"] ?? "Tests/Fixtures/gpt2-sized-tokenizer"
     guard let v = try? TokenizerVocabulary(directory: dir), let t = try? Tokenizer(vocabulary: v) else {
@@ -19,6 +20,14 @@ let fuzzWordPiece: WordPieceTokenizer = {
     return WordPieceTokenizer(vocabulary: v)
 }()
 
+let fuzzUnigram: UnigramTokenizer = {
+    let dir = ProcessInfo.processInfo.environment["FUZZ_UNIGRAM"] ?? "Tests/Fixtures/t5-tokenizer"
+    guard let v = try? UnigramVocabulary(directory: dir) else {
+        fatalError("fuzz-tokenizer: cannot load the Unigram vocabulary at \(dir) (set FUZZ_UNIGRAM)")
+    }
+    return UnigramTokenizer(vocabulary: v)
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
@@ -26,6 +35,10 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = fuzzTokenizer.encode(text)
     let pieces = fuzzWordPiece.encode(text, maxLength: size % 7 == 0 ? nil : size % 64)
     if pieces.first != fuzzWordPiece.vocabulary.clsTokenId || pieces.last != fuzzWordPiece.vocabulary.sepTokenId { fatalError("no [CLS] ... [SEP]") }
+    let unigram = fuzzUnigram.encode(text)
+    if unigram.last != fuzzUnigram.vocabulary.eosTokenId || unigram.contains(where: { fuzzUnigram.piece($0) == nil }) {
+        fatalError("Unigram ids without </s> or outside the vocabulary")
+    }
     var ids: [Int] = []
     var i = 0
     while i + 3 < size {
@@ -33,5 +46,6 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         i += 4
     }
     _ = fuzzTokenizer.decode(ids)
+    _ = fuzzUnigram.decode(ids, skipSpecialTokens: size % 2 == 0)
     return 0
 }
