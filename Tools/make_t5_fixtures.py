@@ -42,7 +42,8 @@ from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES  # noqa: E402
 
 TOKENIZER = FIXTURES / "t5-tokenizer-small"
-EXTRA_ROWS = 5  # embedding rows beyond the tokenizer, as 32128 is beyond 32101 in the real model
+EXTRA_ROWS = 5
+BUCKET_SPAN = 700  # relative positions whose buckets are stored (beyond any max_distance)  # embedding rows beyond the tokenizer, as 32128 is beyond 32101 in the real model
 
 SPECS = {
     "tiny-t5-a": dict(
@@ -240,6 +241,14 @@ def reference_outputs(model, tokenizer, directory: Path) -> tuple[dict, dict]:
         meta[f"generate.{case}.settings"] = ",".join(f"{k}={v}" for k, v in kwargs.items())
         meta[f"generate.{case}.ids"] = new
         print(f"  {case}: {len(new)} tokens {new[:12]}{'...' if len(new) > 12 else ''}")
+    # transformers' bucket of every relative position within +-BUCKET_SPAN, for both stacks.
+    from transformers.models.t5.modeling_t5 import T5Attention
+    rel = torch.arange(-BUCKET_SPAN, BUCKET_SPAN + 1)
+    tc = model.config.text_config
+    for stack, bidirectional in (("encoder", True), ("decoder", False)):
+        buckets = T5Attention._relative_position_bucket(rel, bidirectional=bidirectional, num_buckets=tc.relative_attention_num_buckets,
+                                                       max_distance=tc.relative_attention_max_distance)
+        meta[f"buckets.{stack}"] = buckets.tolist()
     return {k: v.detach().float().numpy() for k, v in tensors.items()}, meta
 
 

@@ -24,8 +24,19 @@ PREFIXES = [("vision_model.", "v."), ("qformer.", "qf."),
             ("language_model.model.decoder.", "t."), ("language_projection.", "proj."), ("embeddings.", "qemb.")]
 
 
-def hf_name(gguf_name):
-    for hf, short in PREFIXES:
+# FlanT5 files (blip2.text.architecture "t5"): the language model's prefix is shorter, and block 0's
+# relative_attention_bias, whose name is over GGUF's 63 bytes, is stored per stack as relative_bias.
+T5_PREFIXES = [("language_model.", "t.")]
+T5_RELATIVE_BIAS = ("block.0.layer.0.SelfAttention.relative_attention_bias.", "relative_bias.")
+
+
+def hf_name(gguf_name, family="opt"):
+    if family == "t5":
+        for stack in ("encoder.", "decoder."):
+            short = "t." + stack + T5_RELATIVE_BIAS[1]
+            if gguf_name.startswith(short):
+                return "language_model." + stack + T5_RELATIVE_BIAS[0] + gguf_name[len(short):]
+    for hf, short in (T5_PREFIXES if family == "t5" else []) + PREFIXES:
         if gguf_name.startswith(short):
             return hf + gguf_name[len(short):]
     return gguf_name
@@ -69,12 +80,14 @@ def main():
     args = ap.parse_args()
     reader = GGUFReader(args.model)
     weights = Checkpoint(args.checkpoint)
+    field = reader.get_field("blip2.text.architecture")
+    family = field.contents() if field is not None else "opt"
     failures = 0
     checked = 0
     for i, t in enumerate(reader.tensors):
         if i % args.every:
             continue
-        name = hf_name(t.name)
+        name = hf_name(t.name, family)
         src = weights.get(name)
         if src is None:
             print(f"FAIL {t.name}: no tensor {name} in the checkpoint")

@@ -235,7 +235,16 @@ final class ConverterTests: XCTestCase {
     func testRejectsUnsupportedLanguageModels() {
         let pp = Data(#"{"size": {"height": 224, "width": 224}}"#.utf8)
         XCTAssertThrowsMessage("only OPT language models") {
+            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "llama"}, "image_token_index": 1}"#.utf8),
+                                preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
+        }
+        // T5 v1.0's ReLU feed-forward is not FlanT5's gated one.
+        XCTAssertThrowsMessage("only gated feed-forwards") {
             _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "t5"}, "image_token_index": 1}"#.utf8),
+                                preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
+        }
+        XCTAssertThrowsMessage("the activation silu is not supported") {
+            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "t5", "feed_forward_proj": "gated-silu"}, "image_token_index": 1}"#.utf8),
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
         XCTAssertThrowsMessage("text_config.hidden_size should be Int") {

@@ -93,23 +93,21 @@ final class T5Tests: XCTestCase {
     func testTinyT5AMatchesTransformers() throws { try checkForward("tiny-t5-a") }
     func testTinyT5BMatchesTransformers() throws { try checkForward("tiny-t5-b") }
 
-    /// The bucket tables transformers' `_relative_position_bucket` gives for FlanT5's 32
-    /// buckets up to 128 (BLIP2-FAMILY.md lists them, read from the source and checked there).
-    func testRelativeBucketsForFlanT5() {
-        let table = UnsafeMutablePointer<Float>.allocate(capacity: 32)
-        defer { table.deallocate() }
-        let enc = RelativePositionBias(table: table, buckets: 32, maxDistance: 128, heads: 1, bidirectional: true)
-        let dec = RelativePositionBias(table: table, buckets: 32, maxDistance: 128, heads: 1, bidirectional: false)
-        let encoderRuns: [(ClosedRange<Int>, Int)] = [(8...11, 8), (12...15, 9), (16...22, 10), (23...31, 11), (32...45, 12),
-                                                      (46...63, 13), (64...90, 14), (91...600, 15)]
-        for n in 0...7 { XCTAssertEqual(enc.bucket(-n), n); XCTAssertEqual(enc.bucket(n), n == 0 ? 0 : 16 + n) }
-        for (range, b) in encoderRuns { for n in range { XCTAssertEqual(enc.bucket(-n), b, "encoder \(-n)"); XCTAssertEqual(enc.bucket(n), 16 + b) } }
-        let decoderRuns: [(ClosedRange<Int>, Int)] = [(16...17, 16), (18...19, 17), (20...22, 18), (23...25, 19), (26...29, 20),
-                                                      (30...33, 21), (34...38, 22), (39...44, 23), (45...50, 24), (51...57, 25),
-                                                      (58...65, 26), (66...75, 27), (76...85, 28), (86...97, 29), (98...111, 30),
-                                                      (112...600, 31)]
-        for n in 0...15 { XCTAssertEqual(dec.bucket(-n), n) }
-        for (range, b) in decoderRuns { for n in range { XCTAssertEqual(dec.bucket(-n), b, "decoder \(-n)") } }
-        for n in 1...40 { XCTAssertEqual(dec.bucket(n), 0, "the decoder does not see the future") }
+    /// Every relative position's bucket equals transformers' `_relative_position_bucket`, for
+    /// FlanT5's 32 buckets up to 128 (tiny-t5-a) and for 9 up to 20 (tiny-t5-b), in both stacks.
+    func testRelativeBucketsEqualTransformers() throws {
+        for name in ["tiny-t5-a", "tiny-t5-b"] {
+            let ref = try Self.reference(name)
+            let config = try BLIP2Model(path: try Self.file(name, .f32)).config.t5
+            let table = UnsafeMutablePointer<Float>.allocate(capacity: config.relativeBuckets * config.headCount)
+            defer { table.deallocate() }
+            for (stack, bidirectional) in [("encoder", true), ("decoder", false)] {
+                let expected = try ref.ints("buckets.\(stack)")
+                let span = (expected.count - 1) / 2
+                let bias = RelativePositionBias(table: table, buckets: config.relativeBuckets, maxDistance: config.relativeMaxDistance,
+                                                heads: config.headCount, bidirectional: bidirectional)
+                XCTAssertEqual((-span...span).map(bias.bucket), expected, "\(name) \(stack)")
+            }
+        }
     }
 }

@@ -34,12 +34,14 @@ public struct UnigramTokenizer: Sendable {
         var trie = PieceTrie()
         var ids: [String: Int] = [:]
         for (id, piece) in v.pieces.enumerated() {
-            trie.insert(Array(piece.utf8), id: Int32(id))
+            // Tokens added after the model's pieces (score -infinity) are no node of the lattice.
+            if v.scores[id].isFinite { trie.insert(Array(piece.utf8), id: Int32(id)) }
             ids[piece] = id
         }
         self.trie = trie
         self.ids = ids
-        let minScore = v.scores.lazy.map(Double.init).min() ?? 0
+        // Over the model's pieces: tokens added after them score -infinity.
+        let minScore = v.scores.lazy.filter(\.isFinite).map(Double.init).min() ?? 0
         unknownScore = minScore - 10  // the crate's kUnkPenalty
         var raw: [(bytes: [UInt8], id: Int)] = [], normalized: [(bytes: [UInt8], id: Int)] = []
         var decoded = v.pieces
@@ -76,7 +78,7 @@ public struct UnigramTokenizer: Sendable {
                 for inner in normalizedAdded.split(Array(normalized.utf8)) {
                     switch inner {
                     case let .token(id): out.append(id)
-                    case let .text(bytes): encodeWords(bytes, into: &out)
+                    case let .text(bytes): encodeWords(Array(bytes), into: &out)
                     }
                 }
             }

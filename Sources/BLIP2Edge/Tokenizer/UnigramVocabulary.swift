@@ -58,7 +58,8 @@ public struct UnigramVocabulary: Sendable, Equatable {
             throw missing("tokenizer.ggml.scores")
         }
         let scores = rawScores.compactMap { v -> Float? in if case let .float32(f) = v { f } else { nil } }
-        guard scores.count == pieces.count, scores.allSatisfy(\.isFinite) else { throw missing("tokenizer.ggml.scores") }
+        // -infinity marks tokens added after the model's pieces (see init(directory:)).
+        guard scores.count == pieces.count, scores.allSatisfy({ $0.isFinite || $0 == -.infinity }) else { throw missing("tokenizer.ggml.scores") }
         guard let types = m["tokenizer.ggml.token_type"]?.array?.compactMap({
             $0.integer.flatMap { TokenizerVocabulary.TokenType(rawValue: Int32(truncatingIfNeeded: $0)) }
         }), types.count == pieces.count else { throw missing("tokenizer.ggml.token_type") }
@@ -127,10 +128,19 @@ extension UnigramVocabulary {
         var types = [TokenizerVocabulary.TokenType](repeating: .normal, count: pieces.count)
         var index: [String: Int] = [:]
         for (i, p) in pieces.enumerated() where index[p] == nil { index[p] = i }
-        for added in fast["added_tokens"]?.list ?? [] {
+        let modelPieces = pieces.count
+        for added in (fast["added_tokens"]?.list ?? []).sorted(by: { ($0["id"]?.int ?? -1) < ($1["id"]?.int ?? -1) }) {
             guard let id = added["id"]?.int, let content = added["content"]?.string else { throw invalid("an added token lacks id or content") }
+            if id == pieces.count, id >= modelPieces, index[content] == nil {
+                // A token added after the model's pieces (BLIP-2's `<image>`): matched in the text,
+                // never a node of the segmentation, which a score of -infinity ensures.
+                pieces.append(content)
+                scores.append(-.infinity)
+                types.append(.normal)
+                index[content] = id
+            }
             guard id >= 0, id < pieces.count, pieces[id] == content else {
-                throw invalid("added token \(content) (id \(id)) is not the Unigram piece with that id")
+                throw invalid("added token \(content) (id \(id)) is not the Unigram piece with that id, nor the next id after them")
             }
             let special = added["special"]?.bool ?? false
             // AddedToken's defaults (normalized = !special, no stripping) are what the tokenizer

@@ -65,12 +65,15 @@ enum T5Weights {
     }
 
     struct Encoder {
-        let relativeBias: UnsafePointer<Float>  // block.0.layer.0.SelfAttention.relative_attention_bias [buckets, heads]
+        // block.0.layer.0.SelfAttention.relative_attention_bias [buckets, heads] (file: relative_bias,
+        // the checkpoint's name being over GGUF's 63 bytes)
+        let relativeBias: UnsafePointer<Float>
         let blocks: [EncoderBlock]
         let finalNorm: RMSNorm                  // final_layer_norm [d]
 
         init(_ w: WeightScope, _ c: T5Config) throws {
-            relativeBias = try w.floats("block.0.layer.0.SelfAttention.relative_attention_bias.weight", [c.relativeBuckets, c.headCount])
+            relativeBias = try w.scope("block.0.layer.0.SelfAttention.relative_attention_bias", file: "relative_bias")
+                .floats("weight", [c.relativeBuckets, c.headCount])
             blocks = try (0..<c.encoderLayerCount).map { try EncoderBlock(w.scope("block.\($0)"), c) }
             finalNorm = try w.rmsNorm("final_layer_norm", c.hiddenSize, eps: c.layerNormEps)
         }
@@ -86,7 +89,8 @@ enum T5Weights {
         init(_ language: WeightScope, _ c: T5Config) throws {
             shared = try language.tokenEmbedding("shared.weight", vocab: c.vocabSize, hidden: c.hiddenSize)
             let w = language.scope("decoder")
-            relativeBias = try w.floats("block.0.layer.0.SelfAttention.relative_attention_bias.weight", [c.relativeBuckets, c.headCount])
+            relativeBias = try w.scope("block.0.layer.0.SelfAttention.relative_attention_bias", file: "relative_bias")
+                .floats("weight", [c.relativeBuckets, c.headCount])
             blocks = try (0..<c.decoderLayerCount).map { try DecoderBlock(w.scope("block.\($0)"), c) }
             finalNorm = try w.rmsNorm("final_layer_norm", c.hiddenSize, eps: c.layerNormEps)
             lmHead = c.separateHead ? try language.outputHead("lm_head", vocab: c.vocabSize, hidden: c.hiddenSize)
