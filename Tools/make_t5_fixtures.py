@@ -12,7 +12,9 @@ Writes, under Tests/Fixtures/:
   t5/tiny-t5-{a,b}.gguf   what transformers (float32, eager attention) computes on one image:
                pixel values, the projected queries, for each prompt the encoder's ids and last hidden state
                and the decoder's teacher-forced logits, and `generate` ids for greedy and beam cases
-               (no prompt, and LAVIS's VQA prompt) with the processors OPT has
+               (no prompt, and LAVIS's VQA prompt) with the processors OPT has, and with the converter
+               built (swift build), the teacher-forced logits of transformers run on the weights of our
+               Q8_0 and Q4_0 files dequantized by gguf (`deq_q8_0.*`, `deq_q4_0.*`)
 
 The tokenizer is Tests/Fixtures/t5-tokenizer-small (Tools/make_t5_tokenizer_fixtures.py) with `<image>`
 added, as the real blip2-flan-t5 tokenizer has it (id = the tokenizer's length, embedding rows beyond).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -40,6 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkpoint_json import dump_json, side_files, transformers_version  # noqa: E402
 from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES  # noqa: E402
+from verify_gguf import hf_name  # noqa: E402
+
+QUANTIZER = FIXTURES.parent.parent / ".build" / "debug" / "blip2-quantize"
 
 TOKENIZER = FIXTURES / "t5-tokenizer-small"
 EXTRA_ROWS = 5
@@ -252,6 +258,88 @@ def reference_outputs(model, tokenizer, directory: Path) -> tuple[dict, dict]:
     return {k: v.detach().float().numpy() for k, v in tensors.items()}, meta
 
 
+def dequantized_model(model, path: Path):
+    """A copy of `model` with every weight replaced by gguf.quants.dequantize of the file's tensor."""
+    reader = gguf.GGUFReader(str(path))
+    base = model.state_dict()
+    state, quantized = {}, set()
+    for t in reader.tensors:
+        name = hf_name(t.name, "t5")
+        qtype = gguf.GGMLQuantizationType(t.tensor_type)
+        if qtype in (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0):
+            quantized.add(name.removesuffix(".weight"))
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
+        value = gguf.quants.dequantize(np.asarray(t.data), qtype).astype(np.float32).reshape(shape)
+        if name not in base or tuple(base[name].shape) != shape or name in state:
+            raise AssertionError(f"{path.name}: tensor {t.name} -> {name} {shape} does not fit the model")
+        state[name] = torch.from_numpy(value.copy())
+    lm = model.language_model
+    separate = lm.lm_head.weight.data_ptr() != lm.shared.weight.data_ptr()
+    deq = Blip2ForConditionalGeneration(model.config).eval()
+    if separate:
+        deq.language_model.lm_head.weight = nn.Parameter(torch.empty_like(deq.language_model.shared.weight))
+    else:
+        state["language_model.lm_head.weight"] = state["language_model.shared.weight"]
+    for alias in ("encoder", "decoder"):
+        state[f"language_model.{alias}.embed_tokens.weight"] = state["language_model.shared.weight"]
+    missing, unexpected = deq.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise AssertionError(f"{path.name}: missing {missing}, unexpected {unexpected}")
+    # The kernels quantize a quantized Linear's input to Q8_0 blocks too (ggml's quantize_row_q8_0):
+    # do the same here, so that only float summation order separates the two.
+    hooked = 0
+    for name, module in deq.named_modules():
+        if isinstance(module, nn.Linear) and name in quantized:
+            module.register_forward_pre_hook(lambda _m, args: (q8_0_activations(args[0]),) + tuple(args[1:]))
+            hooked += 1
+    if hooked != len(quantized - {"language_model.shared"}):
+        raise AssertionError(f"{path.name}: {hooked} Linear modules hooked, {len(quantized)} quantized tensors")
+    return deq
+
+
+def q8_0_activations(x: torch.Tensor) -> torch.Tensor:
+    """x as the kernels see it: per block of 32, d = amax / 127 kept as fp16, q = roundf(x / d)
+    (half away from zero), then q * d."""
+    blocks = x.float().reshape(-1, 32)
+    d = blocks.abs().amax(dim=1, keepdim=True) / 127
+    inverse = torch.where(d > 0, 1 / d, torch.zeros_like(d))
+    scaled = blocks * inverse
+    q = torch.sign(scaled) * torch.floor(scaled.abs() + 0.5)
+    return (q * d.half().float()).reshape(x.shape)
+
+
+def quantized_outputs(model, tokenizer, directory: Path, meta: dict) -> dict:
+    """transformers on the dequantized weights of our Q8_0 and Q4_0 files, teacher-forced on the F32
+    model's decoder ids: what our quantized run should give, but for the quantization of activations
+    (Q8_0 blocks) that the kernels add."""
+    out = {}
+    pixels = BlipImageProcessorPil.from_pretrained(str(directory))(images=Image.fromarray(make_image()),
+                                                                    return_tensors="pt")["pixel_values"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for qtype in ("q8_0", "q4_0"):
+            path = Path(tmp) / f"{directory.name}.{qtype}.gguf"
+            subprocess.run([str(QUANTIZER), str(directory), str(path), "--type", qtype, "--quiet"], check=True)
+            deq = dequantized_model(model, path)
+            for name in PROMPTS:
+                ids = torch.tensor([meta[f"{name}.encoder_ids"]])
+                decoder_ids = torch.tensor([meta[f"{name}.decoder_ids"]])
+
+                def logits(p):
+                    with torch.no_grad():
+                        return deq(pixel_values=p, input_ids=ids, attention_mask=torch.ones_like(ids),
+                                   decoder_input_ids=decoder_ids).logits[0].float()
+                exact = logits(pixels)
+                out[f"deq_{qtype}.{name}.decoder_logits"] = exact.numpy()
+                # How far float rounding alone can move this reference: with activations quantized,
+                # a value on a rounding boundary flips by a whole step. Pixels moved by 1e-6 show it.
+                g = torch.Generator().manual_seed(7)
+                moved = logits(pixels * (1 + 1e-6 * torch.randn(pixels.shape, generator=g)))
+                sensitivity = ((moved - exact).abs().max() / exact.abs().max()).item()
+                out[f"deq_{qtype}.{name}.sensitivity"] = np.array([sensitivity], dtype=np.float32)
+                print(f"  {qtype} {name}: pixels moved by 1e-6 move the dequantized reference's logits by {sensitivity:.2e}")
+    return out
+
+
 def write_gguf(path: Path, tensors: dict, meta: dict) -> None:
     writer = gguf.GGUFWriter(str(path), arch="blip2-t5-fixtures")
     writer.add_key_value("fixture.generator", "Tools/make_t5_fixtures.py", GGUFValueType.STRING)
@@ -282,6 +370,7 @@ def main() -> None:
         print(name)
         model, tokenizer = write_checkpoint(args.out / name, spec, args.seed + i, args.tokenizer)
         tensors, meta = reference_outputs(model, tokenizer, args.out / name)
+        tensors.update(quantized_outputs(model, tokenizer, args.out / name, meta))
         write_gguf(args.out / "t5" / f"{name}.gguf", tensors, meta)
 
 

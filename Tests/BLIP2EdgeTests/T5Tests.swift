@@ -93,6 +93,39 @@ final class T5Tests: XCTestCase {
     func testTinyT5AMatchesTransformers() throws { try checkForward("tiny-t5-a") }
     func testTinyT5BMatchesTransformers() throws { try checkForward("tiny-t5-b") }
 
+    /// Q8_0 and Q4_0 files against transformers run on the same weights dequantized by gguf,
+    /// with each quantized Linear's input quantized to Q8_0 blocks as the kernels do: then only
+    /// float summation order separates the two, and 1e-4 bounds it as for F32. But a quantized
+    /// activation on a rounding boundary moves by a whole step when its input moves by an ulp,
+    /// and a random tiny model can sit on one: the fixture measures that (`sensitivity`: how far
+    /// pixels moved by 1e-6 move the reference's logits; 3e-2 for tiny-t5-a's Q4_0, 0 for its
+    /// Q8_0) and the bound grows by 3 times it. It stays far below what the weights' own
+    /// quantization does to the logits (printed beside), so a wrong weight still fails.
+    func checkQuantized(_ name: String, _ type: GGMLType) throws {
+        let ref = try Self.reference(name)
+        let model = try BLIP2Model(path: try Self.file(name, type))
+        let session = try Session(model: model, threads: 2)
+        try session.encode(pixels: try ref.floats("pixel_values"))
+        let key = "deq_\(type.description.lowercased())"
+        for prompt in ["caption", "vqa"] {
+            let text = try XCTUnwrap(ref.metadata["\(prompt).prompt"]?.string)
+            let decoderIds = try ref.ints("\(prompt).decoder_ids")
+            let logits = try session.decoderLogits(promptTokens: model.tokenizer.promptIds(text.isEmpty ? nil : text),
+                                                   decoderTokens: Array(decoderIds.dropFirst()))
+            let want = try ref.floats("\(key).\(prompt).decoder_logits")
+            let sensitivity = try XCTUnwrap(try ref.floats("\(key).\(prompt).sensitivity").first)
+            let e = relativeError(logits, want)
+            let weightsAlone = relativeError(want, try ref.floats("\(prompt).decoder_logits"))
+            print("\(name) \(type) \(prompt): relative error \(e) against dequantized transformers (sensitivity \(sensitivity); the weights' quantization alone moves F32 logits by \(weightsAlone))")
+            XCTAssertLessThan(e, Self.f32Tolerance + 3 * sensitivity, "\(name) \(type) \(prompt)")
+            XCTAssertLessThan(Self.f32Tolerance + 3 * sensitivity, weightsAlone / 2, "\(name) \(type) \(prompt): the bound must still catch a wrong weight")
+        }
+    }
+
+    func testTinyT5AQ8_0MatchesDequantizedTransformers() throws { try checkQuantized("tiny-t5-a", .q8_0) }
+    func testTinyT5AQ4_0MatchesDequantizedTransformers() throws { try checkQuantized("tiny-t5-a", .q4_0) }
+    func testTinyT5BQ8_0MatchesDequantizedTransformers() throws { try checkQuantized("tiny-t5-b", .q8_0) }
+
     /// Every relative position's bucket equals transformers' `_relative_position_bucket`, for
     /// FlanT5's 32 buckets up to 128 (tiny-t5-a) and for 9 up to 20 (tiny-t5-b), in both stacks.
     func testRelativeBucketsEqualTransformers() throws {
