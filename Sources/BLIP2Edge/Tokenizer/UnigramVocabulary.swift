@@ -125,11 +125,10 @@ extension UnigramVocabulary {
             scores.append(Float(score))
         }
         var types = [TokenizerVocabulary.TokenType](repeating: .normal, count: pieces.count)
-        var index: [String: Int] = [:]
-        for (i, p) in pieces.enumerated() where index[p] == nil { index[p] = i }
         for added in fast["added_tokens"]?.list ?? [] {
             guard let id = added["id"]?.int, let content = added["content"]?.string else { throw invalid("an added token lacks id or content") }
-            guard id >= 0, id < pieces.count, pieces[id] == content else {
+            // Compared as bytes: String's == is canonical equivalence, Rust's is not.
+            guard id >= 0, id < pieces.count, pieces[id].utf8.elementsEqual(content.utf8) else {
                 throw invalid("added token \(content) (id \(id)) is not the Unigram piece with that id")
             }
             let special = added["special"]?.bool ?? false
@@ -154,7 +153,7 @@ extension UnigramVocabulary {
         let config = exists("tokenizer_config.json") ? try json("tokenizer_config.json") : nil
         func role(_ name: String, _ fallback: String) throws -> Int {
             let token = config?[name]?.string ?? config?["\(name).content"]?.string ?? fallback
-            guard let id = index[token] else {
+            guard let id = pieces.firstIndex(where: { $0.utf8.elementsEqual(token.utf8) }) else {
                 throw TokenizerFileError.invalid(file: directory, reason: "\(name) \(token) is not in the vocabulary")
             }
             return id
