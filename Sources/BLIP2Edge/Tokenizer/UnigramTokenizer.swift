@@ -15,6 +15,9 @@ public struct UnigramTokenizer: Sendable {
     public let vocabulary: UnigramVocabulary
     private let normalizer: PrecompiledCharsMap?
     private let trie: PieceTrie
+    /// Scores by id, summed in double precision as the crate does (a hand-built vocabulary with
+    /// fewer scores than pieces gets 0 for the rest rather than a trap).
+    private let scores: [Double]
     private let unknownScore: Double
     private let rawAdded: AddedTokenMatcher
     private let normalizedAdded: AddedTokenMatcher
@@ -32,7 +35,8 @@ public struct UnigramTokenizer: Sendable {
         var trie = PieceTrie()
         for (id, piece) in v.pieces.enumerated() { trie.insert(Array(piece.utf8), id: Int32(id)) }
         self.trie = trie
-        let minScore = v.scores.lazy.map(Double.init).min() ?? 0
+        scores = v.pieces.indices.map { $0 < v.scores.count ? Double(v.scores[$0]) : 0 }
+        let minScore = scores.min() ?? 0
         unknownScore = minScore - 10  // the crate's kUnkPenalty
         var raw: [(bytes: [UInt8], id: Int)] = [], normalized: [(bytes: [UInt8], id: Int)] = []
         var decoded = v.pieces
@@ -155,7 +159,7 @@ public struct UnigramTokenizer: Sendable {
             var coversCharacter = false
             trie.forEachPrefix(of: bytes, from: start) { length, id in
                 let end = start + length
-                let candidate = Double(vocabulary.scores[Int(id)]) + here
+                let candidate = scores[Int(id)] + here
                 if from[end] < 0 || candidate > score[end] {
                     score[end] = candidate
                     from[end] = start
