@@ -68,6 +68,8 @@ final class T5TokenizerTests: XCTestCase {
         XCTAssertEqual([v.paddingTokenId, v.eosTokenId, v.unknownTokenId], [0, 1, 2])
         XCTAssertEqual(v.pieces[32099], "<extra_id_0>")
         XCTAssertEqual(v.pieces[32000], "<extra_id_99>")
+        XCTAssertEqual(v.id(of: "<extra_id_0>"), 32099)
+        XCTAssertNil(v.id(of: "<extra_id_100>"))
         XCTAssertEqual(v.types.filter { $0 == .control }.count, 103)
         XCTAssertFalse(v.cleanUpTokenizationSpaces)
         XCTAssertTrue(try UnigramVocabulary(directory: Fixtures.path("t5-tokenizer-small")).cleanUpTokenizationSpaces)

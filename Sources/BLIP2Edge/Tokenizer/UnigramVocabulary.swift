@@ -32,6 +32,10 @@ public struct UnigramVocabulary: Sendable, Equatable {
         self.cleanUpTokenizationSpaces = cleanUpTokenizationSpaces
     }
 
+    /// The first id whose piece has exactly these bytes (`<extra_id_0>` -> 32099 in flan-t5).
+    /// Byte equality, not String's ==, which would equate canonically equivalent texts.
+    public func id(of piece: String) -> Int? { pieces.firstIndex { $0.utf8.elementsEqual(piece.utf8) } }
+
     public var metadata: GGUFMetadata {
         var m = GGUFMetadata()
         m.set("tokenizer.ggml.model", .string("t5"))
