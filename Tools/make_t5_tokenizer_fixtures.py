@@ -172,11 +172,28 @@ def random_unicode(rng: random.Random) -> str:
     return "".join(out)
 
 
+# Short grapheme clusters: `tokenizers` replaces a cluster under 6 bytes whole by its shortest
+# prefix's replacement, so bases the charsmap changes are followed by marks that join them.
+BASES = list("aAeoñ1.ＡｂＢ１！ﬁ①㈱ℌ™½²ｶｱ가각ᄀかカ日αЖ") + ["\r", "\u0600", "\u0e01", "\u0915", "\ufeff", "\u00ad"]
+JOINERS = ["\u0301", "\u0308", "\u0323", "\u093f", "\u0e33", "\u3099", "\u309a", "\uff9e", "\uff9f", "\ufe0f",
+           "\u200d", "\u200c", "\u1161", "\u11a8", "\n", "\u0903", "\U0001f3fd", "\u20dd"]
+
+
+def grapheme_soup(rng: random.Random) -> str:
+    out = []
+    for _ in range(rng.randint(1, 6)):
+        out.append(rng.choice(BASES) + "".join(rng.choice(JOINERS) for _ in range(rng.choice([0, 1, 1, 1, 2]))))
+        if rng.random() < 0.3:
+            out.append(" ")
+    return "".join(out)
+
+
 def strings(seed: int) -> list[str]:
     rng = random.Random(seed)
     texts = NORMALIZATION + WHITESPACE + SYMBOLS + EMOJI_CJK + UNKNOWN + ADDED + LONG + sample_strings(seed, 120)
     texts += [random_text(rng) for _ in range(120)]
     texts += [random_unicode(rng) for _ in range(60)]
+    texts += [grapheme_soup(rng) for _ in range(150)]
     prose = [s for s in sample_strings(seed + 1, 60) if s.strip()]
     texts.append(" ".join(rng.choice(prose) for _ in range(60)))  # a long prompt, several hundred tokens
     # Every NFKC-changing character of the BMP's compatibility blocks, a few per string.

@@ -68,6 +68,8 @@ final class T5TokenizerTests: XCTestCase {
         XCTAssertEqual([v.paddingTokenId, v.eosTokenId, v.unknownTokenId], [0, 1, 2])
         XCTAssertEqual(v.pieces[32099], "<extra_id_0>")
         XCTAssertEqual(v.pieces[32000], "<extra_id_99>")
+        XCTAssertEqual(v.id(of: "<extra_id_0>"), 32099)
+        XCTAssertNil(v.id(of: "<extra_id_100>"))
         XCTAssertEqual(v.types.filter { $0 == .control }.count, 103)
         XCTAssertFalse(v.cleanUpTokenizationSpaces)
         XCTAssertTrue(try UnigramVocabulary(directory: Fixtures.path("t5-tokenizer-small")).cleanUpTokenizationSpaces)
@@ -77,6 +79,8 @@ final class T5TokenizerTests: XCTestCase {
         XCTAssertEqual(t.piece(32099), "<extra_id_0>")
         XCTAssertNil(t.piece(32100))
         XCTAssertNil(t.piece(-1))
+        // transformers drops ids past the vocabulary when decoding; so does the tokenizer.
+        XCTAssertEqual(t.decode([400, 99999, 401]), t.decode([400, 401]))
     }
 
     // MARK: Model file

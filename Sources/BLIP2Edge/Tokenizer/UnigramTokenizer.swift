@@ -15,15 +15,16 @@ public struct UnigramTokenizer: Sendable {
     public let vocabulary: UnigramVocabulary
     private let normalizer: PrecompiledCharsMap?
     private let trie: PieceTrie
-    /// Piece text -> id, the last of duplicates winning as in the crate's HashMap.
-    private let ids: [String: Int]
+    /// Scores by id, summed in double precision as the crate does (a hand-built vocabulary with
+    /// fewer scores than pieces gets 0 for the rest rather than a trap).
+    private let scores: [Double]
     private let unknownScore: Double
     private let rawAdded: AddedTokenMatcher
     private let normalizedAdded: AddedTokenMatcher
     /// What decode writes for each id: normalized non-special added tokens as matched.
     private let decodedPieces: [String]
-    /// Contents of special added tokens: decode drops any id whose text is one of them.
-    private let specialContents: Set<String>
+    /// Whether an id's text is that of a special added token: decode drops those ids.
+    private let isSpecialText: [Bool]
 
     /// A vocabulary read by `UnigramVocabulary(directory:)` or `(metadata:path:)` has a valid
     /// charsmap; one built by hand with an invalid blob is tokenized without normalization.
@@ -32,25 +33,24 @@ public struct UnigramTokenizer: Sendable {
         let normalizer = v.precompiledCharsMap.isEmpty ? nil : try? PrecompiledCharsMap(v.precompiledCharsMap)
         self.normalizer = normalizer
         var trie = PieceTrie()
-        var ids: [String: Int] = [:]
-        for (id, piece) in v.pieces.enumerated() {
-            // Tokens added after the model's pieces (score -infinity) are no node of the lattice.
-            if v.scores[id].isFinite { trie.insert(Array(piece.utf8), id: Int32(id)) }
-            ids[piece] = id
+        // Tokens added after the model's pieces (score -infinity) are no node of the lattice.
+        for (id, piece) in v.pieces.enumerated() where id >= v.scores.count || v.scores[id].isFinite {
+            trie.insert(Array(piece.utf8), id: Int32(id))
         }
         self.trie = trie
-        self.ids = ids
-        // Over the model's pieces: tokens added after them score -infinity.
-        let minScore = v.scores.lazy.filter(\.isFinite).map(Double.init).min() ?? 0
+        scores = v.pieces.indices.map { $0 < v.scores.count ? Double(v.scores[$0]) : 0 }
+        let minScore = scores.filter(\.isFinite).min() ?? 0
         unknownScore = minScore - 10  // the crate's kUnkPenalty
         var raw: [(bytes: [UInt8], id: Int)] = [], normalized: [(bytes: [UInt8], id: Int)] = []
         var decoded = v.pieces
-        var special = Set<String>()
+        // Texts compared as bytes, as Rust does: Swift's String equality is canonical
+        // equivalence, which would make conjoining jamo equal to the precomposed syllable.
+        var special = Set<[UInt8]>()
         for (id, type) in v.types.enumerated() where id < v.pieces.count {
             switch type {
             case .control:
                 raw.append((Array(v.pieces[id].utf8), id))
-                special.insert(v.pieces[id])
+                special.insert(Array(v.pieces[id].utf8))
             case .userDefined:
                 let text = normalizer?.normalize(v.pieces[id]) ?? v.pieces[id]
                 normalized.append((Array(text.utf8), id))
@@ -61,7 +61,7 @@ public struct UnigramTokenizer: Sendable {
         rawAdded = AddedTokenMatcher(raw)
         normalizedAdded = AddedTokenMatcher(normalized)
         decodedPieces = decoded
-        specialContents = special
+        isSpecialText = v.pieces.map { special.contains(Array($0.utf8)) }
     }
 
     /// The piece of an id, as the vocabulary spells it.
@@ -78,7 +78,7 @@ public struct UnigramTokenizer: Sendable {
                 for inner in normalizedAdded.split(Array(normalized.utf8)) {
                     switch inner {
                     case let .token(id): out.append(id)
-                    case let .text(bytes): encodeWords(Array(bytes), into: &out)
+                    case let .text(bytes): encodeWords(bytes, into: &out)
                     }
                 }
             }
@@ -94,8 +94,8 @@ public struct UnigramTokenizer: Sendable {
         var out = ""
         var first = true
         for id in ids where decodedPieces.indices.contains(id) {
+            if skipSpecialTokens && isSpecialText[id] { continue }
             let piece = decodedPieces[id]
-            if skipSpecialTokens && specialContents.contains(piece) { continue }
             for c in piece.unicodeScalars {
                 if c == Self.metaspace {
                     if !first { out.unicodeScalars.append(" ") }
@@ -115,7 +115,7 @@ public struct UnigramTokenizer: Sendable {
 
     /// WhitespaceSplit then Metaspace: words split on White_Space, `▁` prepended unless already
     /// there, and a new pre-token started at every `▁`.
-    private func encodeWords(_ text: [UInt8], into out: inout [Int]) {
+    private func encodeWords(_ text: ArraySlice<UInt8>, into out: inout [Int]) {
         var word: [UInt8] = []
         for scalar in String(decoding: text, as: UTF8.self).unicodeScalars {
             if scalar.properties.isWhitespace {
@@ -162,7 +162,7 @@ public struct UnigramTokenizer: Sendable {
             var coversCharacter = false
             trie.forEachPrefix(of: bytes, from: start) { length, id in
                 let end = start + length
-                let candidate = Double(vocabulary.scores[Int(id)]) + here
+                let candidate = scores[Int(id)] + here
                 if from[end] < 0 || candidate > score[end] {
                     score[end] = candidate
                     from[end] = start
@@ -200,8 +200,10 @@ public struct UnigramTokenizer: Sendable {
         out.append(contentsOf: reversed.reversed())
     }
 
+    /// The id of a run of unknown characters: the piece with exactly those bytes (the last of
+    /// duplicates, as the crate's HashMap keeps), else the unknown id.
     private func fusedUnknown(_ bytes: ArraySlice<UInt8>) -> Int {
-        ids[String(decoding: bytes, as: UTF8.self)] ?? vocabulary.unknownTokenId
+        trie.exactMatch(bytes).map(Int.init) ?? vocabulary.unknownTokenId
     }
 
     /// Bytes of the UTF-8 sequence a lead byte starts (text here is always valid UTF-8).
@@ -243,6 +245,15 @@ private struct PieceTrie: Sendable {
             }
         }
         leaf[Int(node)] = id
+    }
+
+    func exactMatch(_ bytes: ArraySlice<UInt8>) -> Int32? {
+        var node: Int32 = 0
+        for b in bytes {
+            guard let next = children[UInt64(UInt32(node)) << 8 | UInt64(b)] else { return nil }
+            node = next
+        }
+        return node > 0 && leaf[Int(node)] >= 0 ? leaf[Int(node)] : nil
     }
 
     func forEachPrefix(of bytes: [UInt8], from start: Int, _ body: (_ length: Int, _ id: Int32) -> Void) {

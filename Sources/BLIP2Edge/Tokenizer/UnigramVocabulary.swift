@@ -32,6 +32,10 @@ public struct UnigramVocabulary: Sendable, Equatable {
         self.cleanUpTokenizationSpaces = cleanUpTokenizationSpaces
     }
 
+    /// The first id whose piece has exactly these bytes (`<extra_id_0>` -> 32099 in flan-t5).
+    /// Byte equality, not String's ==, which would equate canonically equivalent texts.
+    public func id(of piece: String) -> Int? { pieces.firstIndex { $0.utf8.elementsEqual(piece.utf8) } }
+
     public var metadata: GGUFMetadata {
         var m = GGUFMetadata()
         m.set("tokenizer.ggml.model", .string("t5"))
@@ -126,20 +130,18 @@ extension UnigramVocabulary {
             scores.append(Float(score))
         }
         var types = [TokenizerVocabulary.TokenType](repeating: .normal, count: pieces.count)
-        var index: [String: Int] = [:]
-        for (i, p) in pieces.enumerated() where index[p] == nil { index[p] = i }
         let modelPieces = pieces.count
         for added in (fast["added_tokens"]?.list ?? []).sorted(by: { ($0["id"]?.int ?? -1) < ($1["id"]?.int ?? -1) }) {
             guard let id = added["id"]?.int, let content = added["content"]?.string else { throw invalid("an added token lacks id or content") }
-            if id == pieces.count, id >= modelPieces, index[content] == nil {
+            if id == pieces.count, id >= modelPieces, !pieces.contains(where: { $0.utf8.elementsEqual(content.utf8) }) {
                 // A token added after the model's pieces (BLIP-2's `<image>`): matched in the text,
                 // never a node of the segmentation, which a score of -infinity ensures.
                 pieces.append(content)
                 scores.append(-.infinity)
                 types.append(.normal)
-                index[content] = id
             }
-            guard id >= 0, id < pieces.count, pieces[id] == content else {
+            // Compared as bytes: String's == is canonical equivalence, Rust's is not.
+            guard id >= 0, id < pieces.count, pieces[id].utf8.elementsEqual(content.utf8) else {
                 throw invalid("added token \(content) (id \(id)) is not the Unigram piece with that id, nor the next id after them")
             }
             let special = added["special"]?.bool ?? false
@@ -164,7 +166,7 @@ extension UnigramVocabulary {
         let config = exists("tokenizer_config.json") ? try json("tokenizer_config.json") : nil
         func role(_ name: String, _ fallback: String) throws -> Int {
             let token = config?[name]?.string ?? config?["\(name).content"]?.string ?? fallback
-            guard let id = index[token] else {
+            guard let id = pieces.firstIndex(where: { $0.utf8.elementsEqual(token.utf8) }) else {
                 throw TokenizerFileError.invalid(file: directory, reason: "\(name) \(token) is not in the vocabulary")
             }
             return id
