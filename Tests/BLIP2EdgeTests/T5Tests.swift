@@ -126,6 +126,23 @@ final class T5Tests: XCTestCase {
     func testTinyT5AQ4_0MatchesDequantizedTransformers() throws { try checkQuantized("tiny-t5-a", .q4_0) }
     func testTinyT5BQ8_0MatchesDequantizedTransformers() throws { try checkQuantized("tiny-t5-b", .q8_0) }
 
+    /// `--low-ram`: the vision tower's and the encoder's pages are released once used (each
+    /// tower's weights lie together in the file, the encoder's before the decoder's) and the
+    /// decoder's cache is F16; the greedy ids stay transformers'.
+    func testLowRAMReleasesTheEncoderAndKeepsTheIds() throws {
+        let ref = try Self.reference("tiny-t5-a")
+        let model = try BLIP2Model(path: try Self.file("tiny-t5-a", .q8_0))
+        let encoder = try XCTUnwrap(model.file.byteRange(of: .languageEncoder))
+        let decoder = try XCTUnwrap(model.file.byteRange(of: .language))
+        XCTAssertLessThanOrEqual(encoder.upperBound, decoder.lowerBound)
+        let f32 = try BLIP2Model(path: try Self.file("tiny-t5-a", .f32))
+        let session = try Session(model: f32, threads: 2)
+        session.lowRAM = true
+        try session.encode(pixels: try ref.floats("pixel_values"))
+        let p = try parameters(try XCTUnwrap(ref.metadata["generate.greedy.settings"]?.string))
+        XCTAssertEqual(try session.generate(promptTokens: f32.tokenizer.promptIds(nil), parameters: p), try ref.ints("generate.greedy.ids"))
+    }
+
     /// Every relative position's bucket equals transformers' `_relative_position_bucket`, for
     /// FlanT5's 32 buckets up to 128 (tiny-t5-a) and for 9 up to 20 (tiny-t5-b), in both stacks.
     func testRelativeBucketsEqualTransformers() throws {
