@@ -95,7 +95,9 @@ tool.run {
         let reference = try Session(model: try BLIP2Model(path: refPath), threads: threads)
         let tokens = try reference.generate(image: image, parameters: greedy).tokens
         let refLogits = try reference.logits(image: image, following: tokens)
-        let prefix = reference.model.config.queryTokenCount + 1
+        // Rows before the first generated token's prediction: OPT's image and BOS; T5's logits are
+        // the decoder's alone, from its start token.
+        let prefix = reference.model.config.family == .t5 ? 1 : reference.model.config.queryTokenCount + 1
         let vocab = reference.model.config.languageVocabSize
         let candidate = try Session(model: try BLIP2Model(path: candPath), threads: threads)
         let candLogits = try candidate.logits(image: image, following: tokens)
