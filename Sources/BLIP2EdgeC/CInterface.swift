@@ -158,6 +158,19 @@ public func blip2_ask(_ session: UnsafeMutableRawPointer?, _ rgb: UnsafePointer<
 public func blip2_read_image(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
                              _ width: UnsafeMutablePointer<Int32>?, _ height: UnsafeMutablePointer<Int32>?,
                              _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    readImage(path, rgb, width, height, errorOut, exifOrientation: false)
+}
+
+@_cdecl("blip2_read_image_upright")
+public func blip2_read_image_upright(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                                     _ width: UnsafeMutablePointer<Int32>?, _ height: UnsafeMutablePointer<Int32>?,
+                                     _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    readImage(path, rgb, width, height, errorOut, exifOrientation: true)
+}
+
+private func readImage(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                       _ width: UnsafeMutablePointer<Int32>?, _ height: UnsafeMutablePointer<Int32>?,
+                       _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, exifOrientation: Bool) -> Int32 {
     setError(errorOut, nil)
     guard let path, let rgb, let width, let height else { setError(errorOut, "blip2_read_image: arguments must not be NULL"); return invalidArgument }
     rgb.pointee = nil
@@ -165,7 +178,7 @@ public func blip2_read_image(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutable
     let data: Data
     do { data = try SmallFile.read(p, limit: ImageDecoder.maxFileBytes) } catch { setError(errorOut, "\(error)"); return invalidArgument }
     do {
-        let image = try ImageDecoder.read([UInt8](data))
+        let image = try ImageDecoder.read([UInt8](data), exifOrientation: exifOrientation)
         guard let buffer = malloc(image.pixels.count)?.assumingMemoryBound(to: UInt8.self) else {
             setError(errorOut, "out of memory")
             return runtimeError

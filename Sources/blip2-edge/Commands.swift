@@ -45,7 +45,7 @@ enum Commands {
         for image in images {
             t = now()
             progress.show("reading \(image)")
-            let rgb = try ImageInput.read(image)
+            let rgb = try ImageInput.read(image, exifOrientation: o.exifOrientation)
             progress.show("encoding \(image)")
             let encoded = try session.encode(image: rgb)
             for prompt in prompts {
@@ -141,7 +141,7 @@ enum Commands {
         guard o.positional.count == 1 else { throw UsageError("preprocess takes one image") }
         guard let out = o.out else { throw UsageError("preprocess needs --out FILE") }
         let model = try BLIP2Model(path: try ModelLocation.resolve(o.model))
-        let pixels = model.imageProcessor.pixelValues(try ImageInput.read(o.positional[0]))
+        let pixels = model.imageProcessor.pixelValues(try ImageInput.read(o.positional[0], exifOrientation: o.exifOrientation))
         let data = pixels.withUnsafeBufferPointer { Data(buffer: $0) } // little-endian on every platform we build for
         do {
             try data.write(to: URL(fileURLWithPath: out), options: .atomic)
@@ -155,14 +155,15 @@ enum Commands {
 
 /// Reading an image argument: a path, or - for standard input.
 enum ImageInput {
-    static func read(_ argument: String) throws -> RGBImage {
+    /// `exifOrientation`: turn the image upright as its EXIF tag says (--exif-orientation).
+    static func read(_ argument: String, exifOrientation: Bool) throws -> RGBImage {
         let bytes = try SmallFile.read(argument == "-" ? "/dev/stdin" : argument, limit: ImageDecoder.maxFileBytes)
-        return try decode(bytes, name: argument == "-" ? "standard input" : argument)
+        return try decode(bytes, name: argument == "-" ? "standard input" : argument, exifOrientation: exifOrientation)
     }
 
-    static func decode(_ bytes: Data, name: String) throws -> RGBImage {
+    static func decode(_ bytes: Data, name: String, exifOrientation: Bool) throws -> RGBImage {
         do {
-            return try ImageDecoder.read([UInt8](bytes))
+            return try ImageDecoder.read([UInt8](bytes), exifOrientation: exifOrientation)
         } catch {
             throw ImageFileError(name: name, error: error)
         }

@@ -69,6 +69,10 @@ Serving over HTTP (serve; an OpenAI-style API, see the README):
 Running:
   --threads N               worker threads (default: all cores)
   --low-ram                 release the vision tower's pages once the image is encoded
+                            (and a FlanT5 model's encoder pages once the prompt is)
+  --exif-orientation        turn JPEG/PNG images upright as their EXIF Orientation says, as
+                            transformers' load_image does (the processor itself does not:
+                            by default the stored pixels are used, as the reference does)
   --stats                   per-stage times, peak resident memory and mapped bytes (stderr)
   --json                    one JSON object per image (text, token ids, stats) on stdout
   --quiet                   no progress line

@@ -23,6 +23,7 @@ struct Options: ParsableArguments {
     @Flag("--stats") var stats: Bool
     @Flag("--json") var json: Bool
     @Flag("--low-ram") var lowRAM: Bool
+    @Flag("--exif-orientation") var exifOrientation: Bool
     @Flag("--quiet", "-q") var quiet: Bool
     @Flag("--decode") var decode: Bool
     @Option("--out", "-o", as: .text) var out: String?

@@ -15,7 +15,7 @@ enum RetrievalCommands {
         let texts = Array(o.positional.dropFirst())
         let session = try open(o)
         for t in texts { _ = try session.model.tokens(t) }  // every text checked before the image is encoded
-        let image = try session.encode(image: try ImageInput.read(o.positional[0]))
+        let image = try session.encode(image: try ImageInput.read(o.positional[0], exifOrientation: o.exifOrientation))
         var results: [JSON.Match] = []
         for text in texts {
             let s = try session.match(image, text: text)
@@ -36,7 +36,7 @@ enum RetrievalCommands {
                 features = try session.features(text: input)
                 rows = 1
             } else {
-                let image = try session.encode(image: try ImageInput.read(input))
+                let image = try session.encode(image: try ImageInput.read(input, exifOrientation: o.exifOrientation))
                 features = image.features
                 rows = image.queryCount
             }
@@ -74,13 +74,14 @@ enum RetrievalCommands {
         for file in files {
             do {
                 let bytes = try SmallFile.read(file, limit: ImageDecoder.maxFileBytes)
-                let key = SHA256.hash([UInt8](bytes))
+                // Turned and unturned pixels of one file are different entries.
+                let key = SHA256.hash([UInt8](bytes) + (o.exifOrientation ? Array("\u{0}exif-orientation".utf8) : []))
                 let itc: Float
                 if let cached = index?.features(for: key) {
                     fromIndex += 1
                     itc = EncodedImage.similarity(cached, queryCount: session.model.config.queryTokenCount, text: textFeatures)
                 } else {
-                    let image = try session.encode(image: try ImageInput.decode(bytes, name: file))
+                    let image = try session.encode(image: try ImageInput.decode(bytes, name: file, exifOrientation: o.exifOrientation))
                     index?.insert(image.features, for: key)
                     itc = image.similarity(textFeatures)
                     kept[file] = image
@@ -101,7 +102,7 @@ enum RetrievalCommands {
         for (rank, r) in ranked.enumerated() {
             var itm: Float?
             if rank < rerank {
-                let image = try kept[r.file] ?? session.encode(image: try ImageInput.read(r.file))
+                let image = try kept[r.file] ?? session.encode(image: try ImageInput.read(r.file, exifOrientation: o.exifOrientation))
                 itm = try session.matchProbability(image, text: text)
             }
             results.append(.init(image: r.file, itc: r.itc, itm: itm))

@@ -6,6 +6,14 @@ public enum ImageDecoder {
     /// every PNG: 1e8 pixels of 16-bit RGBA stored uncompressed are 800 MB.
     public static let maxFileBytes = 700 << 20
 
+    /// `exifOrientation`: turn the image as its EXIF Orientation tag says (transformers'
+    /// `load_image` does; `Image.open` and the processor, our reference, do not).
+    public static func read(_ data: [UInt8], exifOrientation: Bool) throws(ImageError) -> RGBImage {
+        let image = try read(data)
+        guard exifOrientation, let o = ExifOrientation.read(data) else { return image }
+        return image.oriented(o)
+    }
+
     public static func read(_ data: [UInt8]) throws(ImageError) -> RGBImage {
         if PNGReader.isPNG(data) { return try PNGReader.read(data) }
         if JPEGReader.isJPEG(data) { return try JPEGReader.read(data) }

@@ -102,6 +102,9 @@ void blip2_session_set_low_ram(blip2_session *session, int on);
 /* Reads a JPEG, PNG, PPM or PGM file (found by content) into a malloc'd RGB buffer (free with
  * blip2_free_image). */
 blip2_status blip2_read_image(const char *path, uint8_t **rgb, int *width, int *height, char **error);
+/* The same, turned upright as the file's EXIF Orientation says (as transformers' load_image;
+ * the model's processor, and blip2_read_image, use the stored pixels). */
+blip2_status blip2_read_image_upright(const char *path, uint8_t **rgb, int *width, int *height, char **error);
 void blip2_free_image(uint8_t *rgb);
 
 void blip2_free_string(char *s);
