@@ -46,6 +46,9 @@ typedef struct {
     uint64_t seed;
 } blip2_params;
 
+/* OPT's (LAVIS's blip2-opt settings). A NULL params argument below takes the defaults of the
+ * loaded model's family instead: for FlanT5, captions with at least 7 new tokens and answers
+ * with length penalty -1 (LAVIS's FlanT5 settings). */
 void blip2_caption_defaults(blip2_params *params); /* 5 beams, 8 to 30 new tokens */
 void blip2_ask_defaults(blip2_params *params);     /* 5 beams, at most 10 tokens, length penalty 0 */
 
