@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkpoint_json import dump_json, side_files, transformers_version  # noqa: E402
 from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES  # noqa: E402
+from make_tiny_checkpoints import init_weights as tiny_init_weights  # noqa: E402
 from verify_gguf import hf_name  # noqa: E402
 
 QUANTIZER = FIXTURES.parent.parent / ".build" / "debug" / "blip2-quantize"
@@ -87,37 +88,11 @@ CASES = [
 
 
 def init_weights(model: nn.Module, seed: int) -> None:
-    """Every parameter from a seeded generator: norms near 1, Linears scaled by fan-in, embeddings and
-    position tables at 0.3-0.5, so that activations stay O(1) through every stack."""
-    g = torch.Generator().manual_seed(seed)
-
-    def normal(shape, std: float) -> torch.Tensor:
-        return torch.randn(shape, generator=g) * std
-
+    """make_tiny_checkpoints' seeded draw (norms near 1, Linears scaled by fan-in, embeddings and the
+    relative position tables at 0.3), then T5's q projections scaled by d_kv^-0.5: T5 has no
+    1/sqrt(d_kv) in its attention, trained models carry it in q (as T5's own initialisation does)."""
+    tiny_init_weights(model, seed)
     with torch.no_grad():
-        for name, param in model.named_parameters():
-            owner = model.get_submodule(name.rpartition(".")[0])
-            leaf, shape = name.rpartition(".")[2], param.shape
-            kind = type(owner).__name__
-            if isinstance(owner, nn.LayerNorm) or kind == "T5LayerNorm":
-                value = 1 + normal(shape, 0.1) if leaf == "weight" else normal(shape, 0.1)
-            elif isinstance(owner, nn.Embedding):
-                value = normal(shape, 0.5 if "relative_attention_bias" in name else 0.3)
-            elif isinstance(owner, (nn.Linear, nn.Conv2d)) and leaf == "weight":
-                value = normal(shape, shape[1:].numel() ** -0.5)
-            elif leaf == "bias":
-                value = normal(shape, 0.1)
-                if name.endswith("self_attn.qkv.bias"):
-                    third = shape[0] // 3
-                    value[third:2 * third] = 0
-            elif leaf == "query_tokens":
-                value = normal(shape, 1.0)
-            elif leaf in ("class_embedding", "position_embedding"):
-                value = normal(shape, 0.5)
-            else:
-                raise ValueError(f"no initialisation rule for {name}")
-            param.copy_(value)
-        # T5 has no 1/sqrt(d_kv) in its attention: its q projection carries it in trained models.
         for name, param in model.named_parameters():
             if name.startswith("language_model.") and name.endswith(".q.weight"):
                 param.mul_(model.config.text_config.d_kv ** -0.5)

@@ -115,7 +115,8 @@ def init_weights(model: nn.Module, seed: int) -> None:
             owner_name, _, leaf = name.rpartition(".")
             owner = model.get_submodule(owner_name)
             shape = param.shape
-            if isinstance(owner, nn.LayerNorm):
+            # T5LayerNorm (FlanT5's RMS norm) has a weight only, drawn as LayerNorm's.
+            if isinstance(owner, nn.LayerNorm) or type(owner).__name__ == "T5LayerNorm":
                 value = 1 + normal(shape, 0.1) if leaf == "weight" else normal(shape, 0.1)
             elif isinstance(owner, nn.Embedding):
                 value = normal(shape, 0.3)

@@ -9,26 +9,11 @@ final class ForwardTests: XCTestCase {
 
     /// A tiny model converted to `type`, opened, cached across tests.
     static func model(_ name: String, _ type: GGMLType) throws -> BLIP2Model {
-        let path = dir.file("\(name).\(type).gguf")
-        if !FileManager.default.fileExists(atPath: path) {
-            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
-        }
-        return try BLIP2Model(path: path)
+        try BLIP2Model(path: try dir.converted(name, type))
     }
 
     static func reference(_ name: String) throws -> GGUFFile {
         try GGUFFile(path: Fixtures.path("forward/\(name).gguf"))
-    }
-
-    /// Largest absolute difference relative to the largest magnitude of the reference.
-    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
-        precondition(got.count == want.count)
-        var maxDiff: Float = 0, maxRef: Float = 0
-        for i in want.indices {
-            maxDiff = max(maxDiff, abs(got[i] - want[i]))
-            maxRef = max(maxRef, abs(want[i]))
-        }
-        return maxDiff / max(maxRef, .leastNormalMagnitude)
     }
 
     /// F32 weights leave only summation order and transcendental approximations between us
@@ -43,14 +28,14 @@ final class ForwardTests: XCTestCase {
         let session = try Session(model: try Self.model(name, .f32), threads: 2)
         let encoded = try session.encode(pixels: try ref.pixels())
         for (stage, got) in [("image_embeds", encoded.imageEmbeddings), ("qformer_output", encoded.queryOutput), ("projected", encoded.projected)] {
-            let e = relativeError(got, try ref.floats(stage))
+            let e = maxRelativeError(got, try ref.floats(stage))
             print("\(name) \(stage): relative error \(e)")
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
         }
         for prompt in ["caption", "vqa"] {
             let ids = try ref.promptIds(prompt)
             let logits = try session.prefixLogits(promptTokens: ids)
-            let e = relativeError(logits, try ref.floats("\(prompt).logits"))
+            let e = maxRelativeError(logits, try ref.floats("\(prompt).logits"))
             print("\(name) \(prompt) prefix logits: relative error \(e)")
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(prompt) logits")
         }

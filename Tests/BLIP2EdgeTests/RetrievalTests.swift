@@ -9,13 +9,7 @@ final class RetrievalTests: XCTestCase {
     static let dir = TemporaryDirectory()
 
     /// A tiny model converted to `type` (once per test run).
-    static func file(_ name: String, _ type: GGMLType) throws -> String {
-        let path = dir.file("\(name).\(type.description).gguf")
-        if !FileManager.default.fileExists(atPath: path) {
-            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
-        }
-        return path
-    }
+    static func file(_ name: String, _ type: GGMLType) throws -> String { try dir.converted(name, type) }
 
     static func model(_ name: String, _ type: GGMLType) throws -> RetrievalModel { try RetrievalModel(path: try file(name, type)) }
 
@@ -31,16 +25,6 @@ final class RetrievalTests: XCTestCase {
         }
         XCTAssertEqual(start, flat.count)
         return out
-    }
-
-    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
-        XCTAssertEqual(got.count, want.count)
-        var maxDiff: Float = 0, maxRef: Float = 0
-        for (g, w) in zip(got, want) {
-            maxDiff = max(maxDiff, abs(g - w))
-            maxRef = max(maxRef, abs(w))
-        }
-        return maxDiff / max(maxRef, .leastNormalMagnitude)
     }
 
     // MARK: Tokenizer
@@ -90,7 +74,7 @@ final class RetrievalTests: XCTestCase {
         let image = try session.encode(pixels: try ref.floats("pixel_values"))
         for (stage, got) in [("image_embeds", image.embeddings), ("qformer_output", session.qformer.lastHiddenState),
                              ("image_features", image.features)] {
-            let e = relativeError(got, try ref.floats(stage))
+            let e = maxRelativeError(got, try ref.floats(stage))
             print("\(name) \(stage): relative error \(e)")
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
         }
@@ -102,7 +86,7 @@ final class RetrievalTests: XCTestCase {
         for (i, text) in texts.enumerated() {
             XCTAssertEqual(try model.tokens(text), ids[i], text)
             let features = try session.features(text: text)
-            let e = relativeError(features, Array(textFeatures[(i * width)..<((i + 1) * width)]))
+            let e = maxRelativeError(features, Array(textFeatures[(i * width)..<((i + 1) * width)]))
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) text features of \(text)")
             let score = try session.match(image, text: text)
             // Scores are cosines and probabilities, O(1): the tolerance is absolute.

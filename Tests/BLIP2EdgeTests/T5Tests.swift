@@ -8,13 +8,7 @@ final class T5Tests: XCTestCase {
     static let dir = TemporaryDirectory()
 
     /// A tiny model converted to `type` (once per test run).
-    static func file(_ name: String, _ type: GGMLType) throws -> String {
-        let path = dir.file("\(name).\(type.description).gguf")
-        if !FileManager.default.fileExists(atPath: path) {
-            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
-        }
-        return path
-    }
+    static func file(_ name: String, _ type: GGMLType) throws -> String { try dir.converted(name, type) }
 
     static func reference(_ name: String) throws -> GGUFFile { try GGUFFile(path: Fixtures.path("t5/\(name).gguf")) }
 
@@ -23,16 +17,6 @@ final class T5Tests: XCTestCase {
     /// is far above that and far below a real mistake (a scaled score, a wrong bucket, the tanh
     /// GELU for the exact one each move outputs by 1e-3 or more).
     static let f32Tolerance: Float = 1e-4
-
-    func relativeError(_ got: [Float], _ want: [Float]) -> Float {
-        XCTAssertEqual(got.count, want.count)
-        var maxDiff: Float = 0, maxRef: Float = 0
-        for (g, w) in zip(got, want) {
-            maxDiff = max(maxDiff, abs(g - w))
-            maxRef = max(maxRef, abs(w))
-        }
-        return maxDiff / max(maxRef, .leastNormalMagnitude)
-    }
 
     /// transformers' generate() settings as the fixture names them; min_length counts the
     /// decoder's start token.
@@ -60,7 +44,7 @@ final class T5Tests: XCTestCase {
         XCTAssertEqual(model.config.family, .t5)
         let session = try Session(model: model, threads: 2)
         let encoded = try session.encode(pixels: try ref.floats("pixel_values"))
-        let e = relativeError(encoded.projected, try ref.floats("projected"))
+        let e = maxRelativeError(encoded.projected, try ref.floats("projected"))
         XCTAssertLessThan(e, Self.f32Tolerance, "\(name) projected queries")
         let queries = model.config.queryTokenCount
         for prompt in ["caption", "vqa"] {
@@ -69,13 +53,13 @@ final class T5Tests: XCTestCase {
             let encoderIds = try ref.ints("\(prompt).encoder_ids")
             XCTAssertEqual(Array(repeating: model.config.imageTokenIndex, count: queries) + promptTokens, encoderIds, "\(name) \(prompt) ids")
             let output = try session.encoderOutput(promptTokens: promptTokens)
-            let eo = relativeError(output, try ref.floats("\(prompt).encoder_output"))
+            let eo = maxRelativeError(output, try ref.floats("\(prompt).encoder_output"))
             print("\(name) \(prompt) encoder output: relative error \(eo)")
             XCTAssertLessThan(eo, Self.f32Tolerance, "\(name) \(prompt) encoder output")
             let decoderIds = try ref.ints("\(prompt).decoder_ids")
             XCTAssertEqual(decoderIds.first, model.config.t5.decoderStartTokenId)
             let logits = try session.decoderLogits(promptTokens: promptTokens, decoderTokens: Array(decoderIds.dropFirst()))
-            let el = relativeError(logits, try ref.floats("\(prompt).decoder_logits"))
+            let el = maxRelativeError(logits, try ref.floats("\(prompt).decoder_logits"))
             print("\(name) \(prompt) decoder logits: relative error \(el)")
             XCTAssertLessThan(el, Self.f32Tolerance, "\(name) \(prompt) decoder logits")
         }
@@ -114,8 +98,8 @@ final class T5Tests: XCTestCase {
                                                    decoderTokens: Array(decoderIds.dropFirst()))
             let want = try ref.floats("\(key).\(prompt).decoder_logits")
             let sensitivity = try XCTUnwrap(try ref.floats("\(key).\(prompt).sensitivity").first)
-            let e = relativeError(logits, want)
-            let weightsAlone = relativeError(want, try ref.floats("\(prompt).decoder_logits"))
+            let e = maxRelativeError(logits, want)
+            let weightsAlone = maxRelativeError(want, try ref.floats("\(prompt).decoder_logits"))
             print("\(name) \(type) \(prompt): relative error \(e) against dequantized transformers (sensitivity \(sensitivity); the weights' quantization alone moves F32 logits by \(weightsAlone))")
             XCTAssertLessThan(e, Self.f32Tolerance + 3 * sensitivity, "\(name) \(type) \(prompt)")
             XCTAssertLessThan(Self.f32Tolerance + 3 * sensitivity, weightsAlone / 2, "\(name) \(type) \(prompt): the bound must still catch a wrong weight")

@@ -129,3 +129,27 @@ struct CommandRun {
         stderr = String(decoding: e, as: UTF8.self)
     }
 }
+
+/// Largest absolute difference relative to the largest magnitude of the reference (a length
+/// mismatch fails the test and counts as infinitely wrong).
+func maxRelativeError(_ got: [Float], _ want: [Float], file: StaticString = #filePath, line: UInt = #line) -> Float {
+    XCTAssertEqual(got.count, want.count, "lengths differ", file: file, line: line)
+    guard got.count == want.count else { return .infinity }
+    var maxDiff: Float = 0, maxRef: Float = 0
+    for (g, w) in zip(got, want) {
+        maxDiff = max(maxDiff, abs(g - w))
+        maxRef = max(maxRef, abs(w))
+    }
+    return maxDiff / max(maxRef, .leastNormalMagnitude)
+}
+
+extension TemporaryDirectory {
+    /// The fixture checkpoint `name` converted to `type` here, once per test run.
+    func converted(_ name: String, _ type: GGMLType) throws -> String {
+        let path = file("\(name).\(type.description).gguf")
+        if !FileManager.default.fileExists(atPath: path) {
+            try Converter(plan: QuantizationPlan(fileType: type)).convert(input: Fixtures.path(name), output: path)
+        }
+        return path
+    }
+}

@@ -57,3 +57,35 @@ final class KVCache {
         length = other.length
     }
 }
+
+extension Attention {
+    /// Causal self-attention of rows grouped by sequence (rows [i * rowsPerCache, (i + 1) *
+    /// rowsPerCache) belong to caches[i]): each sequence's new keys and values [rows, width] go
+    /// into its cache at `layer` first, then its queries attend to all its positions. `bias`
+    /// gives a sequence's per-head additive term (T5), if any.
+    func overCaches(_ caches: [KVCache], layer: Int, rowsPerCache: Int, width: Int, q: UnsafePointer<Float>,
+                    k: UnsafePointer<Float>, v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                    bias: (KVCache) -> UnsafePointer<Float>? = { _ in nil }, pool: ThreadPool) throws {
+        for (i, cache) in caches.enumerated() {
+            cache.append(layer: layer, keys: k + i * rowsPerCache * width, values: v + i * rowsPerCache * width, rows: rowsPerCache)
+        }
+        for (i, cache) in caches.enumerated() {
+            try self(q: TokenRows(q + i * rowsPerCache * width, stride: width), k: cache.keys(layer: layer),
+                     v: cache.values(layer: layer), queries: rowsPerCache, keys: cache.length + rowsPerCache,
+                     into: out + i * rowsPerCache * width, outStride: width, bias: bias(cache), pool: pool)
+        }
+    }
+}
+
+extension TokenDecoder {
+    /// What `forward` checks before it runs: the rows fit the scratch, the caches their room.
+    func checkBatch(_ caches: [KVCache], rowsPerCache: Int) throws {
+        let count = caches.count * rowsPerCache
+        guard count >= 1, count <= maxBatch else {
+            throw RuntimeError.invalidInput("\(count) rows in one call; the model was set up for \(maxBatch)")
+        }
+        for cache in caches where cache.length + rowsPerCache > cache.capacity {
+            throw RuntimeError.invalidInput("the sequence (\(cache.length + rowsPerCache) tokens) is longer than the context of \(cache.capacity) positions")
+        }
+    }
+}

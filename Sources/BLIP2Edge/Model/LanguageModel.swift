@@ -88,12 +88,7 @@ final class LanguageModel: TokenDecoder {
                  allRows: Bool, pool: ThreadPool) throws {
         let d = config.hiddenSize, w = weights
         let count = caches.count * rowsPerCache
-        guard count >= 1, count <= maxBatch else {
-            throw RuntimeError.invalidInput("\(count) rows in one call; the model was set up for \(maxBatch)")
-        }
-        for cache in caches where cache.length + rowsPerCache > cache.capacity {
-            throw RuntimeError.invalidInput("the sequence (\(cache.length + rowsPerCache) tokens) is longer than the model's context of \(cache.capacity)")
-        }
+        try checkBatch(caches, rowsPerCache: rowsPerCache)
         x.pointer.update(from: inputs, count: count * d)
         for (i, cache) in caches.enumerated() {
             Kernels.add(w.positions + (cache.length + TextConfig.positionOffset) * d, to: x.pointer + i * rowsPerCache * d,
@@ -103,15 +98,8 @@ final class LanguageModel: TokenDecoder {
             b.attentionNorm(x.const, rows: count, into: h.pointer)
             // The values go to `context` first: they are cached before attention overwrites it.
             try Linear.apply(h.const, rows: count, (b.q, q.pointer), (b.k, k.pointer), (b.v, context.pointer), pool: pool)
-            for (i, cache) in caches.enumerated() {
-                cache.append(layer: l, keys: k.const + i * rowsPerCache * d, values: context.const + i * rowsPerCache * d,
-                             rows: rowsPerCache)
-            }
-            for (i, cache) in caches.enumerated() {
-                try attention(q: TokenRows(q.const + i * rowsPerCache * d, stride: d), k: cache.keys(layer: l),
-                              v: cache.values(layer: l), queries: rowsPerCache, keys: cache.length + rowsPerCache,
-                              into: context.pointer + i * rowsPerCache * d, outStride: d, pool: pool)
-            }
+            try attention.overCaches(caches, layer: l, rowsPerCache: rowsPerCache, width: d, q: q.const, k: k.const,
+                                     v: context.const, into: context.pointer, pool: pool)
             try b.out(context.const, rows: count, into: h.pointer, pool: pool)
             Kernels.add(h.const, to: x.pointer, count: count * d)
             b.ffnNorm(x.const, rows: count, into: h.pointer)

@@ -72,12 +72,7 @@ final class T5Decoder: TokenDecoder {
         let d = config.hiddenSize, inner = config.innerDim, heads = config.headCount
         let count = caches.count * rowsPerCache
         guard encoderRows > 0 else { throw RuntimeError.invalidInput("the decoder ran before any input was encoded") }
-        guard count >= 1, count <= maxBatch else {
-            throw RuntimeError.invalidInput("\(count) rows in one call; the model was set up for \(maxBatch)")
-        }
-        for cache in caches where cache.length + rowsPerCache > cache.capacity {
-            throw RuntimeError.invalidInput("the sequence (\(cache.length + rowsPerCache) tokens) is longer than its cache of \(cache.capacity)")
-        }
+        try checkBatch(caches, rowsPerCache: rowsPerCache)
         // One bias per distinct past length (beams share theirs), for every layer.
         var biases: [Int: Buffer] = [:]
         for cache in caches where biases[cache.length] == nil {
@@ -91,16 +86,8 @@ final class T5Decoder: TokenDecoder {
             b.attentionNorm(x.const, rows: count, into: h.pointer)
             let a = b.attention
             try Linear.apply(h.const, rows: count, (a.q, q.pointer), (a.k, k.pointer), (a.v, v.pointer), pool: pool)
-            for (i, cache) in caches.enumerated() {
-                cache.append(layer: l, keys: k.const + i * rowsPerCache * inner, values: v.const + i * rowsPerCache * inner,
-                             rows: rowsPerCache)
-            }
-            for (i, cache) in caches.enumerated() {
-                try selfAttention(q: TokenRows(q.const + i * rowsPerCache * inner, stride: inner), k: cache.keys(layer: l),
-                                  v: cache.values(layer: l), queries: rowsPerCache, keys: cache.length + rowsPerCache,
-                                  into: context.pointer + i * rowsPerCache * inner, outStride: inner,
-                                  bias: biases[cache.length]?.const, pool: pool)
-            }
+            try selfAttention.overCaches(caches, layer: l, rowsPerCache: rowsPerCache, width: inner, q: q.const, k: k.const,
+                                         v: v.const, into: context.pointer, bias: { biases[$0.length]?.const }, pool: pool)
             try a.o(context.const, rows: count, into: y.pointer, pool: pool)
             Kernels.add(y.const, to: x.pointer, count: count * d)
 
