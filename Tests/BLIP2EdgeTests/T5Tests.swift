@@ -82,7 +82,7 @@ final class T5Tests: XCTestCase {
     /// float summation order separates the two, and 1e-4 bounds it as for F32. But a quantized
     /// activation on a rounding boundary moves by a whole step when its input moves by an ulp,
     /// and a random tiny model can sit on one: the fixture measures that (`sensitivity`: how far
-    /// pixels moved by 1e-6 move the reference's logits; 3e-2 for tiny-t5-a's Q4_0, 0 for its
+    /// pixels moved by 1e-6 move the reference's logits; about 2e-2 for tiny-t5-a's Q4_0, 0 for its
     /// Q8_0) and the bound grows by 3 times it. It stays far below what the weights' own
     /// quantization does to the logits (printed beside), so a wrong weight still fails.
     func checkQuantized(_ name: String, _ type: GGMLType) throws {
