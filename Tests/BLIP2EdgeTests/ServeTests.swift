@@ -535,6 +535,27 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(server.terminate(), 0)
     }
 
+    /// A client that reads a streamed reply to its end and closes the connection at once has
+    /// its reply: the request is not counted as abandoned (it once was, when the close came
+    /// before the server had finished with the request).
+    func testClosingAfterAWholeStreamIsNotAbandoning() throws {
+        let (model, image) = try Self.setUpModel()
+        let server = try Server(["--model", model])
+        let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 3, "stream": true])
+        for _ in 0..<30 {
+            let c = try server.client()
+            c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n")
+            c.send(body)
+            let r = try c.readReply()
+            XCTAssertEqual(r.status, 200)
+            XCTAssertTrue(try Self.streamedText(r).done)
+        }
+        usleep(200_000)
+        let metrics = try server.request("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains("blip2_requests_abandoned_total 0\n"), metrics)
+        XCTAssertEqual(server.terminate(), 0)
+    }
+
     func testRetrievalModelMatches() throws {
         let model = try RetrievalTests.file("tiny-itm-a", .f32)
         let (_, image) = try Self.setUpModel()
