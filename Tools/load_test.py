@@ -195,6 +195,7 @@ def main():
         "rss_mib": {"first_10s_mean": round(statistics.mean(first) / 1024, 1), "first_10s_max": round(max(first) / 1024, 1),
                     "last_10s_mean": round(statistics.mean(last) / 1024, 1), "last_10s_max": round(max(last) / 1024, 1),
                     "overall_max": round(max(k for _, k in rss) / 1024, 1), "samples": len(rss)},
+        "rss_mib_max_per_10s": [round(max([k for t, k in rss if w <= t < w + 10] or [0]) / 1024, 1) for w in range(0, int(elapsed) - 9, 10)],
         "rss_flat": flat, "server_exit": exit_status,
         "abandoned": next((l.split()[-1] for l in metrics.splitlines() if l.startswith("blip2_requests_abandoned_total")), "?"),
     }
