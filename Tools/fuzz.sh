@@ -5,12 +5,12 @@
 # target crashes.
 #   Tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s, all targets)
 #   Tools/fuzz.sh --build-only
-# Targets: gguf safetensors json pnm jpeg tokenizer args
+# Targets: gguf safetensors json pnm jpeg tokenizer args http
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 out="$root/.build-fuzz"
-all=(gguf safetensors json pnm jpeg tokenizer args)
+all=(gguf safetensors json pnm jpeg tokenizer args http)
 build_only=0
 secs=60
 if [ "${1:-}" = --build-only ]; then build_only=1; shift; elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then secs=$1; shift; fi
@@ -49,6 +49,9 @@ swiftc "${swiftc_common[@]}" -module-name BLIP2CommandLine -emit-module -emit-mo
 for t in "${targets[@]}"; do
     extra=()
     [ "$t" = args ] && extra=(Sources/blip2-edge/Options.swift "$out/lib/libBLIP2CommandLine.a")
+    # The http target compiles the server's connection code: request heads, body framing
+    # (sized and chunked), limits, error responses, streaming, multipart forms.
+    [ "$t" = http ] && extra=(Sources/blip2-edge/Server/{HTTPConnection,HTTPRequest,HTTPError,HTTPResponse,Socket,Multipart}.swift)
     echo "== building fuzz-$t"
     swiftc "${swiftc_common[@]}" -module-name "Fuzz_${t}" Tests/Fuzz/targets/FuzzSupport.swift "Tests/Fuzz/targets/$t.swift" \
         "${extra[@]}" "$out/lib/libBLIP2Edge.a" "${objs[@]}" -o "$out/fuzz-$t" 2> >(grep -v "Cannot export local symbol" >&2)
@@ -56,6 +59,8 @@ done
 [ $build_only = 1 ] && exit 0
 
 status=0
+# A Swift runtime failure (a trap) must reach libFuzzer as a crash, not wait on the backtracer.
+export SWIFT_BACKTRACE=enable=no
 export FUZZ_SCRATCH="${TMPDIR:-/tmp}" FUZZ_VOCABULARY="$root/Tests/Fixtures/gpt2-sized-tokenizer" \
        FUZZ_WORDPIECE="$root/Tests/Fixtures/tiny-itm-a" FUZZ_UNIGRAM="$root/Tests/Fixtures/t5-tokenizer"
 for t in "${targets[@]}"; do

@@ -5,7 +5,7 @@ Small on purpose (libFuzzer mutates them; each stays under the 64 KiB max_len To
 uses): GGUF files with every metadata type and tensor type and one with a tiny BLIP-2's whole
 configuration and vocabulary but no tensors; safetensors files; the tiny model's JSON files;
 small PPM/PGM images of each flavour and PNGs of each colour type; JPEGs of each kind the reader
-decodes; tokenizer strings; command lines.
+decodes; tokenizer strings; command lines; HTTP requests.
   .venv-ref/bin/python Tools/make_fuzz_seeds.py   (needs the gguf package; run blip2-quantize
   on Tests/Fixtures/tiny-a first if you want the BLIP-2 metadata seed refreshed: it reads
   that file's metadata with GGUFReader)
@@ -124,6 +124,56 @@ def args_seeds():
         put("args", f"a{i}", b"\0".join(s.encode() for s in a))
 
 
+def http_seeds():
+    # What clients send blip2-edge serve: pipelined requests, sized and chunked bodies (with
+    # extensions and trailers), 100-continue, HTTP/1.0, multipart forms, queries, a refused
+    # head followed by its body, and the framing errors the server must refuse.
+    ppm = b"P6\n2 1\n255\n" + bytes(range(6))
+    chat = b'{"model":"blip2","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}'
+    boundary = b"----b1"
+    form = (b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.ppm\"\r\n"
+            b"Content-Type: image/x-portable-pixmap\r\n\r\n" + ppm + b"\r\n--" + boundary +
+            b"\r\nContent-Disposition: form-data; name=question\r\n\r\nwhat is it?\r\n--" + boundary + b"--\r\n")
+
+    def req(method, target, headers=(), body=b"", version=b"HTTP/1.1"):
+        head = method + b" " + target + b" " + version + b"\r\nHost: localhost\r\n"
+        for h in headers:
+            head += h + b"\r\n"
+        return head + b"\r\n" + body
+
+    def chunked(body, sizes):
+        out, i = b"", 0
+        for n in sizes:
+            out += b"%x;ext=1\r\n" % n + body[i:i + n] + b"\r\n"
+            i += n
+        return out + b"0\r\nX-Trailer: 1\r\n\r\n"
+
+    seeds = {
+        "get": req(b"GET", b"/health") + req(b"GET", b"/metrics", [b"Connection: keep-alive"]) + req(b"HEAD", b"/v1/models"),
+        "chat": req(b"POST", b"/v1/chat/completions", [b"Content-Type: application/json", b"Content-Length: %d" % len(chat)], chat),
+        "chat-stream": req(b"POST", b"/stream?x=1", [b"Content-Type: application/json", b"Content-Length: %d" % len(chat)], chat)
+                       + req(b"POST", b"/stream", [b"Content-Length: 2"], b"{}", version=b"HTTP/1.0"),
+        "caption-query": req(b"POST", b"/v1/caption?max_tokens=20&beams=1&question=what+is%20it%3F",
+                             [b"Content-Type: image/x-portable-pixmap", b"Content-Length: %d" % len(ppm)], ppm),
+        "chunked": req(b"POST", b"/v1/caption", [b"Transfer-Encoding: chunked", b"Content-Type: image/png"], chunked(ppm, [3, 10, 4]))
+                   + req(b"GET", b"/health"),
+        "multipart": req(b"POST", b"/v1/ask", [b"Content-Type: multipart/form-data; boundary=\"" + boundary + b"\"",
+                                               b"Content-Length: %d" % len(form)], form),
+        "multipart-chunked": req(b"POST", b"/v1/ask", [b"Content-Type: multipart/form-data; boundary=" + boundary,
+                                                       b"Transfer-Encoding: chunked", b"Expect: 100-continue"], chunked(form, [40, len(form) - 40])),
+        "refused": req(b"POST", b"/refuse", [b"Authorization: Bearer nope", b"Content-Length: 4"], b"body") + req(b"GET", b"/health"),
+        "http10": req(b"GET", b"/v1/models", [b"Connection: keep-alive"], version=b"HTTP/1.0") + req(b"GET", b"/health", version=b"HTTP/1.0"),
+        "bare-lf": b"\r\n\r\nGET /health HTTP/1.1\nHost: x\nContent-Length: 3\n\nabcGET /health HTTP/1.1\n\n",
+        "smuggle": req(b"POST", b"/v1/ask", [b"Content-Length: 4", b"Transfer-Encoding: chunked"], b"0\r\n\r\n"),
+        "bad-lengths": req(b"POST", b"/v1/ask", [b"Content-Length: 4, 4"], b"abcd") + req(b"POST", b"/v1/ask", [b"Content-Length: +4"], b"abcd"),
+        "too-large": req(b"POST", b"/v1/ask", [b"Content-Length: 99999999"], b"x" * 64),
+        "truncated": req(b"POST", b"/v1/ask", [b"Content-Length: 100"], b"only this"),
+        "version": b"GET / HTTP/2.0\r\n\r\n" + b"GET /health HTTP/1.1\r\n X-Folded: 1\r\n\r\n",
+    }
+    for name, data in seeds.items():
+        put("http", name, data)
+
+
 def main():
     tiny_model = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     gguf_seeds(tiny_model)
@@ -133,6 +183,7 @@ def main():
     jpeg_seeds()
     tokenizer_seeds()
     args_seeds()
+    http_seeds()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote seeds to {OUT} ({total / 1024:.0f} KiB)")
 

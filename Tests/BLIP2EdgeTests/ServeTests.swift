@@ -377,22 +377,31 @@ final class ServeTests: XCTestCase {
         try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\n\r\n", 411, "Content-Length")
         try raw("GARBAGE\r\n\r\n", 400, "request line")
         try raw("GET /health HTTP/2.0\r\n\r\n", 505, "HTTP/2.0")
-        try raw("GET /health HTTP/1.1\r\nBad Header\r\n\r\n", 400, "header")
-        try raw("POST /v1/caption HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "both")
-        try raw("POST /v1/caption HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", 400, "Content-Length")
-        try raw("POST /v1/caption HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "chunked")
-        try raw("GET /health HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n", 431, "KiB")
-        try raw("POST /v1/caption HTTP/1.1\r\nContent-Length: \(100 << 20)\r\n\r\n", 413, "MiB")
-        try raw("POST /v1/caption HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "chunk size")
+        try raw("GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400, "header")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "both")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n", 400, "Content-Length")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "chunked")
+        try raw("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n", 431, "KiB")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Length: \(100 << 20)\r\n\r\n", 413, "MiB")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "chunk size")
+        // A sign is not a hex digit: "-8" once reached the body reader as a negative size.
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-8\r\nabc", 400, "chunk size")
+        try raw("POST /v1/caption HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n", 400, "chunk size")
+        // HTTP/1.1 requires exactly one Host (HTTP/1.0 none).
+        try raw("GET /health HTTP/1.1\r\n\r\n", 400, "needs a Host")
+        try raw("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "more than one Host")
+        let old = try server.client()
+        old.send("GET /health HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(try old.readReply().status, 200)
 
         // A body that stops short: the client hangs up its sending side.
         let truncated = try server.client()
-        truncated.send("POST /v1/caption HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\nonly this")
+        truncated.send("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\nonly this")
         shutdown(truncated.fd, Int32(SHUT_WR))
         assertError(try truncated.readReply(), 400, "closed in the middle")
         // A client that stops sending: 408 after the read timeout (1 s here).
         let slow = try server.client()
-        slow.send("POST /v1/caption HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\nsome")
+        slow.send("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\nsome")
         assertError(try slow.readReply(), 408, "timed out")
         let slowHead = try server.client()
         slowHead.send("GET /health HTTP/1.1\r\nHost:")
@@ -400,7 +409,7 @@ final class ServeTests: XCTestCase {
 
         // A chunked request body is accepted.
         let chunked = try server.client()
-        var body = Array("POST /v1/caption?beams=1&max_tokens=3 HTTP/1.1\r\nContent-Type: image/x-portable-pixmap\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        var body = Array("POST /v1/caption?beams=1&max_tokens=3 HTTP/1.1\r\nHost: x\r\nContent-Type: image/x-portable-pixmap\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
         for piece in stride(from: 0, to: image.count, by: 1000) {
             let part = image[piece..<min(piece + 1000, image.count)]
             body += Array("\(String(part.count, radix: 16))\r\n".utf8) + part + [13, 10]
@@ -426,7 +435,7 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(try server.request("GET", "/health").status, 200, "health needs no key")
         // A POST without the key is refused before its body is read.
         let early = try server.client()
-        early.send("POST /v1/caption HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 50000000\r\n\r\n")
+        early.send("POST /v1/caption HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 50000000\r\n\r\n")
         assertError(try early.readReply(), 401, "missing API key")
         let r = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Authorization": "Bearer s3cret", "Content-Type": "image/png"], body: image)
         XCTAssertEqual(r.status, 200, r.text)
@@ -453,7 +462,7 @@ final class ServeTests: XCTestCase {
         // An error with its body read keeps the connection too.
         XCTAssertEqual(try c.request("GET", "/nowhere").status, 404)
         // Two requests sent at once are answered in order.
-        c.send("GET /v1/models HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         XCTAssertNotNil(try c.readReply().json["data"])
         let last = try c.readReply()
         XCTAssertEqual(last.json["status"] as? String, "ok")
@@ -468,7 +477,7 @@ final class ServeTests: XCTestCase {
         for _ in 0..<3 {
             let c = try server.client()
             let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 100, "min_tokens": 100, "stream": true])
-            c.send("POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n")
+            c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n")
             c.send(body)
             var byte: UInt8 = 0
             // The stream starts once the request has its session, before the image is
@@ -480,6 +489,70 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(r.status, 200, r.text)
         let metrics = try server.request("GET", "/metrics").text
         XCTAssertFalse(metrics.contains("blip2_requests_abandoned_total 0"), metrics)
+        XCTAssertEqual(server.terminate(), 0)
+    }
+
+    /// One session, no queue: while a request holds the session, the next is refused at once
+    /// with 503 and Retry-After, and served again once the session is free. The holder is a
+    /// streamed 100-token reply whose client does not read until the second request is answered;
+    /// the stream's head shows it has the session. On a machine fast enough to finish those
+    /// 100 tokens before the second request arrives (it then gets 200), the pair is tried again.
+    func testFullQueueAnswers503WithRetryAfter() throws {
+        let (model, image) = try Self.setUpModel()
+        let server = try Server(["--model", model, "--queue", "0"])
+        let long = Self.chat(Self.dataURI(image), extra: ["max_tokens": 100, "min_tokens": 100, "stream": true, "temperature": 0])
+        var refused = 0
+        for _ in 0..<20 where refused == 0 {
+            let holder = try server.client()
+            holder.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(long.count)\r\n\r\n")
+            holder.send(long)
+            var p = pollfd(fd: holder.fd, events: Int16(POLLIN), revents: 0)
+            XCTAssertEqual(poll(&p, 1, 60_000), 1, "the stream starts")
+            let second = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Content-Type": "image/x-portable-pixmap"], body: image)
+            let held = try holder.readReply()
+            // The previous holder's session may be released just after its client read the end.
+            guard held.status == 200 else { assertError(held, 503, "queue is full"); continue }
+            XCTAssertTrue(try Self.streamedText(held).done)
+            if second.status == 503 {
+                assertError(second, 503, "queue is full")
+                XCTAssertEqual(second.errorType, "server_busy")
+                XCTAssertEqual(second.headers["retry-after"], "1")
+                refused += 1
+            } else {
+                XCTAssertEqual(second.status, 200, second.text)
+            }
+        }
+        XCTAssertEqual(refused, 1, "a request was refused while the session was busy")
+        // Served again once the session is free.
+        var status = 0
+        for _ in 0..<50 where status != 200 {
+            status = try server.request("POST", "/v1/caption?beams=1&max_tokens=2", headers: ["Content-Type": "image/x-portable-pixmap"], body: image).status
+            if status != 200 { usleep(20_000) }
+        }
+        XCTAssertEqual(status, 200)
+        let metrics = try server.request("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains("blip2_http_requests_total{endpoint=\"/v1/caption\",status=\"503\"}"), metrics)
+        XCTAssertEqual(server.terminate(), 0)
+    }
+
+    /// A client that reads a streamed reply to its end and closes the connection at once has
+    /// its reply: the request is not counted as abandoned (it once was, when the close came
+    /// before the server had finished with the request).
+    func testClosingAfterAWholeStreamIsNotAbandoning() throws {
+        let (model, image) = try Self.setUpModel()
+        let server = try Server(["--model", model])
+        let body = Self.chat(Self.dataURI(image), extra: ["max_tokens": 3, "stream": true])
+        for _ in 0..<30 {
+            let c = try server.client()
+            c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n")
+            c.send(body)
+            let r = try c.readReply()
+            XCTAssertEqual(r.status, 200)
+            XCTAssertTrue(try Self.streamedText(r).done)
+        }
+        usleep(200_000)
+        let metrics = try server.request("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains("blip2_requests_abandoned_total 0\n"), metrics)
         XCTAssertEqual(server.terminate(), 0)
     }
 

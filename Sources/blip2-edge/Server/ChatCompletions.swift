@@ -79,7 +79,8 @@ struct ChatCompletions {
                 return nil
             }
             state.metrics.generation(tokens: result.tokens.count, timings: result.timings)
-            if events.failed { throw ModelRunner.ClientGone() }
+            // A client that hung up stopped the generation early: its reply is not complete.
+            if events.failed || watcher.isGone { throw ModelRunner.ClientGone() }
             let rest = text.finish()
             if !rest.isEmpty { events.sendEvent(chunk(Delta(content: rest))) }
             events.sendEvent(chunk(Delta(), finish: Self.finishReason(result.tokens, eos)))

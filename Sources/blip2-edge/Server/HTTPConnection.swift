@@ -231,7 +231,10 @@ final class HTTPConnection {
             // Chunk extensions (after ';') are allowed and ignored.
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
             let hex = String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .init(charactersIn: " \t"))
-            guard !hex.isEmpty, hex.count <= 15, let size = Int(hex, radix: 16) else { throw .malformed("invalid chunk size") }
+            // Hex digits only: Int(_:radix:) also takes a sign, and "-8" would be a negative size
+            // (found by the http fuzz target: it crashed the server).
+            guard !hex.isEmpty, hex.count <= 15, hex.utf8.allSatisfy({ HTTPRequestParser.hexValue($0) != nil }),
+                  let size = Int(hex, radix: 16) else { throw .malformed("invalid chunk size") }
             if size == 0 { break }
             guard body.count + size <= limits.maxBodyBytes else { throw Self.bodyTooLarge(limits) }
             body += try readExactly(size, requestDeadline)

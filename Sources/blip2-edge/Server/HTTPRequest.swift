@@ -99,6 +99,11 @@ enum HTTPRequestParser {
             let value = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .init(charactersIn: " \t"))
             headers.append((name.lowercased(), value))
         }
+        // RFC 9112 3.2: an HTTP/1.1 request without Host, or any request with more than one,
+        // gets 400.
+        let hosts = headers.filter { $0.name == "host" }.count
+        guard hosts <= 1 else { throw .malformed("more than one Host header") }
+        guard hosts == 1 || version == "HTTP/1.0" else { throw .malformed("an HTTP/1.1 request needs a Host header") }
         var request = HTTPRequest(method: method, path: path, query: query, minorVersion: version == "HTTP/1.1" ? 1 : 0, headers: headers)
         let framing = try bodyFraming(&request)
         return (request, framing)

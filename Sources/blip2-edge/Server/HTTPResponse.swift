@@ -52,6 +52,9 @@ final class StreamingResponse {
     private let writeTimeout: Double
     /// Set once a write failed: the client has gone or stopped reading.
     private(set) var failed = false
+    /// Set once the whole body, its end included, was written: a client that hangs up after
+    /// this has its reply.
+    private(set) var finished = false
 
     init(socket: Socket, chunked: Bool, writeTimeout: Double) {
         self.socket = socket
@@ -82,6 +85,7 @@ final class StreamingResponse {
 
     func finish() {
         if chunked { write(Array("0\r\n\r\n".utf8)) }
+        finished = !failed
     }
 
     private func write(_ bytes: [UInt8]) {

@@ -18,8 +18,9 @@ enum ModelRunner {
                 defer { watcher.stop() }
                 do {
                     let result = try body(worker, watcher)
-                    // The reply has nowhere to go (and generation stopped early for it).
-                    if watcher.isGone { throw ClientGone() }
+                    // The reply has nowhere to go (and generation stopped early for it), unless
+                    // it was streamed to its end before the client closed the connection.
+                    if watcher.isGone && exchange.stream?.finished != true { throw ClientGone() }
                     return result
                 } catch RuntimeError.cancelled {
                     if watcher.isGone { throw ClientGone() }
