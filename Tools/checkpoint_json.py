@@ -68,3 +68,30 @@ def side_files(num_query_tokens: int, image_size: int, eos_token_id: int) -> dic
         "generation_config.json": {"_from_model_config": True, "bos_token_id": 2, "eos_token_id": eos_token_id,
                                    "pad_token_id": 1, "transformers_version": transformers_version()},
     }
+
+
+def write_fixture_gguf(path, tensors: dict, meta: dict, generator: str, arch: str) -> None:
+    """A fixture file of reference outputs: F32 tensors, and metadata of strings, lists of strings,
+    ints and lists of ints (int32), after the generator's name and the transformers version."""
+    import gguf
+    import numpy as np
+    from gguf import GGUFValueType
+
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    writer.add_key_value("fixture.generator", generator, GGUFValueType.STRING)
+    writer.add_key_value("fixture.transformers_version", transformers_version(), GGUFValueType.STRING)
+    for key, value in meta.items():
+        if isinstance(value, str):
+            writer.add_key_value(key, value, GGUFValueType.STRING)
+        elif isinstance(value, list) and value and isinstance(value[0], str):
+            writer.add_key_value(key, value, GGUFValueType.ARRAY, sub_type=GGUFValueType.STRING)
+        elif isinstance(value, list):
+            writer.add_key_value(key, value, GGUFValueType.ARRAY, sub_type=GGUFValueType.INT32)
+        else:
+            writer.add_key_value(key, value, GGUFValueType.INT32)
+    for name, value in tensors.items():
+        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

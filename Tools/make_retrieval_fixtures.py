@@ -40,7 +40,7 @@ from transformers.models.blip.image_processing_pil_blip import BlipImageProcesso
 from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint_json import dump_json, side_files, transformers_version  # noqa: E402
+from checkpoint_json import dump_json, side_files, transformers_version, write_fixture_gguf  # noqa: E402
 from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES, init_weights  # noqa: E402
 from tokenizer_fixtures import corpus_line, pseudo_words  # noqa: E402
@@ -288,22 +288,7 @@ def quantized_outputs(model, tokenizer, directory: Path, tensors: dict) -> dict:
 
 
 def write_gguf(path: Path, tensors: dict, meta: dict, generator: str) -> None:
-    writer = gguf.GGUFWriter(str(path), arch="blip2-retrieval-fixtures")
-    writer.add_key_value("fixture.generator", generator, GGUFValueType.STRING)
-    writer.add_key_value("fixture.transformers_version", transformers_version(), GGUFValueType.STRING)
-    for key, value in meta.items():
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            writer.add_key_value(key, value, GGUFValueType.ARRAY, sub_type=GGUFValueType.STRING)
-        elif isinstance(value, list):
-            writer.add_key_value(key, value, GGUFValueType.ARRAY, sub_type=GGUFValueType.INT32)
-        else:
-            writer.add_key_value(key, value, GGUFValueType.INT32)
-    for name, value in tensors.items():
-        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_fixture_gguf(path, tensors, meta, generator, arch="blip2-retrieval-fixtures")
 
 
 def tokenizer_cases(tokenizer: BertTokenizer, seed: int) -> dict:
@@ -325,6 +310,7 @@ def main() -> None:
     args = parser.parse_args()
     hf_logging.disable_progress_bar()
     torch.manual_seed(args.seed)
+    torch.set_num_threads(1)  # float sums in one order: the same bytes on every run
 
     tokens = train_wordpiece(args.seed)
     (args.out / "retrieval").mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from transformers.models.blip.image_processing_pil_blip import BlipImageProcesso
 from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint_json import dump_json, side_files, transformers_version  # noqa: E402
+from checkpoint_json import dump_json, side_files, transformers_version, write_fixture_gguf  # noqa: E402
 from make_forward_fixtures import make_image  # noqa: E402
 from make_tiny_checkpoints import FIXTURES  # noqa: E402
 from make_tiny_checkpoints import init_weights as tiny_init_weights  # noqa: E402
@@ -316,20 +316,7 @@ def quantized_outputs(model, tokenizer, directory: Path, meta: dict) -> dict:
 
 
 def write_gguf(path: Path, tensors: dict, meta: dict) -> None:
-    writer = gguf.GGUFWriter(str(path), arch="blip2-t5-fixtures")
-    writer.add_key_value("fixture.generator", "Tools/make_t5_fixtures.py", GGUFValueType.STRING)
-    writer.add_key_value("fixture.transformers_version", transformers_version(), GGUFValueType.STRING)
-    for key, value in meta.items():
-        if isinstance(value, str):
-            writer.add_key_value(key, value, GGUFValueType.STRING)
-        else:
-            writer.add_key_value(key, value, GGUFValueType.ARRAY, sub_type=GGUFValueType.INT32)
-    for name, value in tensors.items():
-        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_fixture_gguf(path, tensors, meta, "Tools/make_t5_fixtures.py", arch="blip2-t5-fixtures")
 
 
 def main() -> None:

@@ -45,4 +45,17 @@ extension GGUFFile {
         let a = try XCTUnwrap(metadata[key]?.array, "fixture lacks \(key)")
         return a.compactMap(\.integer)
     }
+
+    /// Rows of ids stored flat (`KEYids`) with their lengths (`KEYlengths`).
+    func rows(_ key: String) throws -> [[Int]] {
+        let flat = try ints(key + "ids"), lengths = try ints(key + "lengths")
+        var out: [[Int]] = [], start = 0
+        for n in lengths {
+            guard n >= 0, start + n <= flat.count else { XCTFail("\(key)lengths exceed \(key)ids"); return out }
+            out.append(Array(flat[start..<(start + n)]))
+            start += n
+        }
+        XCTAssertEqual(start, flat.count, "\(key)ids holds more than its lengths")
+        return out
+    }
 }

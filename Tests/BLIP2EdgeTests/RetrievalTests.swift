@@ -15,24 +15,12 @@ final class RetrievalTests: XCTestCase {
 
     static func reference(_ name: String) throws -> GGUFFile { try GGUFFile(path: Fixtures.path("retrieval/\(name).gguf")) }
 
-    /// Rows of ids stored flat with their lengths.
-    func rows(_ ref: GGUFFile, _ key: String) throws -> [[Int]] {
-        let flat = try ref.ints(key + "ids"), lengths = try ref.ints(key + "lengths")
-        var out: [[Int]] = [], start = 0
-        for n in lengths {
-            out.append(Array(flat[start..<(start + n)]))
-            start += n
-        }
-        XCTAssertEqual(start, flat.count)
-        return out
-    }
-
     // MARK: Tokenizer
 
     func testWordPieceIdsEqualTransformers() throws {
         let ref = try Self.reference("wordpiece")
         let strings = try XCTUnwrap(ref.metadata["strings"]?.array?.compactMap(\.string))
-        let expected = try rows(ref, "")
+        let expected = try ref.rows("")
         XCTAssertEqual(strings.count, expected.count)
         XCTAssertGreaterThan(strings.count, 490)
         // The slow (vocab.txt) and fast (tokenizer.json) files hold the same vocabulary.
@@ -48,7 +36,7 @@ final class RetrievalTests: XCTestCase {
         XCTAssertEqual(mismatches, [], "\(mismatches.count) of \(strings.count) strings differ")
 
         let maxLength = try XCTUnwrap(ref.metadata["truncated.max_length"]?.integer)
-        let truncated = try rows(ref, "truncated.")
+        let truncated = try ref.rows("truncated.")
         for (s, want) in zip(strings, truncated) {
             XCTAssertEqual(tokenizer.encode(s, maxLength: maxLength), want, s.debugDescription)
         }
@@ -79,7 +67,7 @@ final class RetrievalTests: XCTestCase {
             XCTAssertLessThan(e, Self.f32Tolerance, "\(name) \(stage)")
         }
         let texts = try XCTUnwrap(ref.metadata["texts"]?.array?.compactMap(\.string))
-        let ids = try rows(ref, "text_")
+        let ids = try ref.rows("text_")
         let textFeatures = try ref.floats("text_features"), itc = try ref.floats("itc")
         let itmLogits = try ref.floats("itm_logits"), itm = try ref.floats("itm_probability")
         let width = model.config.imageTextHiddenSize

@@ -9,16 +9,6 @@ import XCTest
 final class T5TokenizerTests: XCTestCase {
     let dir = TemporaryDirectory()
 
-    func rows(_ ref: GGUFFile, _ key: String) throws -> [[Int]] {
-        let flat = try ref.ints(key + "ids"), lengths = try ref.ints(key + "lengths")
-        var out: [[Int]] = [], start = 0
-        for n in lengths {
-            out.append(Array(flat[start..<(start + n)]))
-            start += n
-        }
-        XCTAssertEqual(start, flat.count)
-        return out
-    }
 
     func strings(_ ref: GGUFFile, _ key: String) throws -> [String] {
         try XCTUnwrap(ref.metadata[key]?.array?.compactMap(\.string), "fixture lacks \(key)")
@@ -28,7 +18,7 @@ final class T5TokenizerTests: XCTestCase {
         let ref = try GGUFFile(path: Fixtures.path("\(name)/goldens.gguf"))
         let tokenizer = UnigramTokenizer(vocabulary: try UnigramVocabulary(directory: Fixtures.path(name)))
         let texts = try strings(ref, "strings")
-        let ids = try rows(ref, ""), bare = try rows(ref, "bare.")
+        let ids = try ref.rows(""), bare = try ref.rows("bare.")
         let decoded = try strings(ref, "decoded"), decodedSpecial = try strings(ref, "decoded_special")
         XCTAssertGreaterThan(texts.count, 500)
         XCTAssertEqual([ids.count, bare.count, decoded.count, decodedSpecial.count], Array(repeating: texts.count, count: 4))
@@ -43,7 +33,7 @@ final class T5TokenizerTests: XCTestCase {
                 wrong.append("decode with specials \(ids[i]): \(backSpecial.debugDescription) != \(decodedSpecial[i].debugDescription)")
             }
         }
-        let random = try rows(ref, "random.")
+        let random = try ref.rows("random.")
         let randomDecoded = try strings(ref, "random.decoded"), randomSpecial = try strings(ref, "random.decoded_special")
         XCTAssertEqual(random.count, randomDecoded.count)
         for (i, r) in random.enumerated() {
