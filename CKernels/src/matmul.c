@@ -97,6 +97,7 @@ typedef struct {
     const float *x;
     int n, k;
     int panels; // quantized: 1 when act holds panels of CK_PANEL rows
+    int lanes;  // quantized, n > 1: rows through gemm_lanes (act in row layout)
     q8_buffer q8;
     int n_gemm;      // with panels: rows [0, n_gemm) in q8's panels, the rest in tail's rows
     q8_buffer tail;
@@ -160,11 +161,14 @@ static int float_chunk_rows(int k) {
     return r < 4 ? 4 : r;
 }
 
-// Weight rows [i0, i1) of one output against all activation rows.
-static void matmul_rows(const mm_job *j, const mm_out *o, int i0, int i1) {
+// Weight rows [i0, i1) of one output against all activation rows; scratch: the thread's for
+// gemm_lanes.
+static void matmul_rows(const mm_job *j, const mm_out *o, int i0, int i1, void *scratch) {
     int cnt = i1 - i0;
     const char *w = o->w + (size_t)i0 * o->rb;
-    if (o->quant && j->panels) {
+    if (o->quant && j->lanes) {
+        o->tk->gemm_lanes(w, o->rb, cnt, j->k, j->q8.act, j->n, o->y + i0, o->m, scratch);
+    } else if (o->quant && j->panels) {
         const int step = CK_MAX_PANELS * CK_PANEL;
         for (int r0 = 0; r0 < j->n_gemm; r0 += step) {
             int nr = j->n_gemm - r0 < step ? j->n_gemm - r0 : step;
@@ -204,15 +208,21 @@ static void matmul_task(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
     (void)ith;
     (void)nth;
+    void *scratch = NULL;
+    if (j->lanes && !(scratch = ck_aligned_alloc((size_t)(j->k / 32) * CK_LANE_BLOCK_BYTES))) {
+        j->failed = 1;
+        return;
+    }
     for (;;) {
         int it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (it >= j->items) return;
+        if (it >= j->items) break;
         const mm_out *o = j->out;
         while (it >= o->first + o->items) o++;
         long i0 = (long)(it - o->first) * o->chunk;
         long i1 = i0 + o->chunk < o->m ? i0 + o->chunk : o->m;
-        matmul_rows(j, o, (int)i0, (int)i1);
+        matmul_rows(j, o, (int)i0, (int)i1, scratch);
     }
+    ck_aligned_free(scratch);
 }
 
 int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul_output *outs, int count) {
@@ -222,7 +232,7 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
     j.x = X;
     j.n = n;
     j.k = k;
-    int any_quant = 0, all_gemm = 1;
+    int any_quant = 0, all_gemm = 1, all_lanes = 1;
     for (int c = 0; c < count; c++) {
         const ck_matmul_output *src = &outs[c];
         mm_out *o = &j.out[c];
@@ -236,22 +246,25 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
         o->quant = src->type == CK_TYPE_Q4_0 || src->type == CK_TYPE_Q8_0;
         any_quant |= o->quant;
         if (o->quant && !o->tk->gemm) all_gemm = 0;
+        if (o->quant && !o->tk->gemm_lanes) all_lanes = 0;
     }
-    // About eight chunks per thread and output, whole multiples of 8 rows (the kernels' row
-    // groups).
+    j.lanes = any_quant && n > 1 && all_lanes;
+    // About eight chunks per thread and output, whole multiples of the kernels' row groups (8;
+    // gemm_lanes: 16).
+    const int group = j.lanes ? CK_LANE_ROWS : 8;
     int nth = ck_pool_size(pool);
     for (int c = 0; c < count; c++) {
         mm_out *o = &j.out[c];
         o->chunk = (o->m + 8 * nth - 1) / (8 * nth);
         if (n > 1 && (size_t)o->chunk * o->rb > GEMM_CHUNK_BYTES) o->chunk = (int)(GEMM_CHUNK_BYTES / o->rb);
-        o->chunk = o->chunk < 8 ? 8 : (o->chunk + 7) / 8 * 8;
+        o->chunk = o->chunk < group ? group : (o->chunk + group - 1) / group * group;
         o->first = j.items;
         o->items = (o->m + o->chunk - 1) / o->chunk;
         j.items += o->items;
     }
     if (n == 0 || j.items == 0) return 0;
     if (any_quant) {
-        j.panels = n > 1 && all_gemm;
+        j.panels = n > 1 && all_gemm && !j.lanes;
         j.n_gemm = n;
         int panels = (n + CK_PANEL - 1) / CK_PANEL, last = n - (panels - 1) * CK_PANEL;
         // A last pass over the weights with one panel (an odd count) costs about half a full

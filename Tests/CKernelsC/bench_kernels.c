@@ -2,9 +2,9 @@
 // the same run: read bandwidth (a sum over a buffer far larger than the caches) and, when
 // libopenblas can be loaded, OpenBLAS sgemm on the same shapes. Prints a Markdown table.
 //
-//   bench_kernels [--quick] [--threads N]
+//   bench_kernels [--quick] [--threads N] [--decode | --vit]
 //
-// Decode (n = 1) is timed over as many copies of the weights as it takes to exceed 256 MiB,
+// Decode and beam steps (n <= 8) are timed over as many copies of the weights as it takes to exceed 256 MiB,
 // cycled, so that every weight byte comes from memory as in a real decode step, not from L3.
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -203,7 +203,7 @@ static const char *type_name(ck_type t) {
 static double time_matmul(ck_pool *pool, ck_type t, shape s, int reps, int sgemm) {
     size_t rb = ck_row_size(t, (size_t)s.k), wbytes = rb * (size_t)s.m;
     int copies = 1;
-    if (s.n == 1) {
+    if (s.n <= 8) { // decode and beam steps: weights streamed from memory, as in the model
         copies = (int)((256u << 20) / wbytes) + 1;
         if (copies > 64) copies = 64;
     }
@@ -234,9 +234,11 @@ static double time_matmul(ck_pool *pool, ck_type t, shape s, int reps, int sgemm
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, max_threads = ck_cpu_count();
+    int quick = 0, max_threads = ck_cpu_count(), parts = 3; // bit 0: decode shapes, bit 1: ViT
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--decode")) parts = 1;
+        else if (!strcmp(argv[i], "--vit")) parts = 2;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = atoi(argv[++i]);
     }
     int reps = quick ? 3 : 5;
@@ -263,14 +265,18 @@ int main(int argc, char **argv) {
         printf("| int8 peak of the %s instructions, one core (GOP/s) | %.1f | |\n", ck_variant_name(ck_active_variant()), peak);
     printf("\n");
 
-    const shape decode[] = {{2560, 2560, 1}, {10240, 2560, 1}, {2560, 10240, 1}, {50304, 2560, 1}};
+    // OPT-2.7b's decoder shapes, for a greedy step (n = 1) and a 5-beam step (n = 5), then the ViT's.
+    const shape decode[] = {{2560, 2560, 1}, {10240, 2560, 1}, {2560, 10240, 1}, {50304, 2560, 1},
+                            {2560, 2560, 5}, {10240, 2560, 5}, {2560, 10240, 5}, {50304, 2560, 5}};
     const shape vit[] = {{1408, 1408, 257}, {4224, 1408, 257}, {6144, 1408, 257}, {1408, 6144, 257}};
+    const int counts[2] = {8, 4};
     const ck_type types[] = {CK_TYPE_Q4_0, CK_TYPE_Q8_0, CK_TYPE_F16};
     printf("| shape m x k | n | weights | threads | ms | GFLOP/s | weight GB/s | vs read BW | vs OpenBLAS |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int part = 0; part < 2; part++) {
+        if (!(parts >> part & 1)) continue;
         const shape *shapes = part == 0 ? decode : vit;
-        for (int si = 0; si < 4; si++) {
+        for (int si = 0; si < counts[part]; si++) {
             shape s = shapes[si];
             double flop = 2.0 * s.n * s.m * s.k;
             double blas_gflops[2] = {0, 0};

@@ -342,7 +342,10 @@ int main(void) {
                                {8, 9, 128}, {9, 17, 64},  {16, 4, 32},   {17, 33, 160}, {33, 6, 96},
                                {257, 11, 64}, {1, 13, 10240}, {5, 7, 10240},
                                // a last single panel of 2 rows (its rows through gemv), of 3 (not)
-                               {18, 7, 64}, {19, 5, 96}};
+                               {18, 7, 64}, {19, 5, 96},
+                               // gemm_lanes: whole and partial groups of 16 weight rows, tiles of
+                               // 8 activation rows and a remainder of each height
+                               {5, 35, 1408}, {12, 16, 96}, {2, 47, 64}, {7, 49, 32}, {15, 33, 128}};
     const int shapes_f[][3] = {{1, 5, 13}, {4, 9, 37}, {7, 3, 1}, {2, 6, 8}};
     for (size_t ti = 0; ti < 4; ti++) {
         for (size_t s = 0; s < sizeof shapes_q / sizeof shapes_q[0]; s++)

@@ -124,6 +124,147 @@ VNNI static void gemm_q4_0_q8_0_avx512_vnni(const void *w, size_t rb, int m, int
 // block_isums above treats its input as Q8_0: it must never see Q4_0.
 #define Q4_GEMM gemm_q4_0_q8_0_avx512_vnni
 
+// ---- n > 1 with weight rows in the lanes (ck_type_kernels.gemm_lanes) ------------------------
+//
+// Sixteen weight rows are unpacked per pass into scratch as unsigned bytes, group g of the
+// block (positions 4g..4g+3) of row i in int32 lane i of the block's g-th 64 bytes: Q4_0's
+// nibbles as they are (offset 8), Q8_0's quants plus 128 (offset 128). Each activation row's
+// 4-byte group is then broadcast from memory into one vpdpbusd per 16 rows; the offset comes off
+// via the activation's block sum, and the lanes' fp32 work is the reference's per row.
+
+// The 16 data bytes at p + 16 * j of rows 4l + q (l = 0..3) in the 128-bit lanes of q-th
+// register, transposed so that register g holds bytes 4g..4g+3 of all 16 rows in row order.
+VNNI_INLINE void transpose16(const uint8_t *const *rows, size_t off, __m512i out[4]) {
+    __m512i q[4];
+    CK_UNROLL(4)
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(rows[c] + off)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rows[4 + c] + off)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rows[8 + c] + off)), 2);
+        q[c] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rows[12 + c] + off)), 3);
+    }
+    __m512i t0 = _mm512_unpacklo_epi32(q[0], q[1]), t1 = _mm512_unpackhi_epi32(q[0], q[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(q[2], q[3]), t3 = _mm512_unpackhi_epi32(q[2], q[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Rows [0, rows) of w (rows <= 16; the missing ones repeat the last) into scratch, block by block.
+VNNI_INLINE void unpack_lanes(const uint8_t *w, size_t rb, int rows, int nb, int q4, uint8_t *scratch) {
+    const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
+    const uint8_t *row[CK_LANE_ROWS];
+    int32_t offs[CK_LANE_ROWS];
+    for (int i = 0; i < CK_LANE_ROWS; i++) {
+        row[i] = w + (size_t)(i < rows ? i : rows - 1) * rb;
+        offs[i] = (int32_t)(row[i] - w);
+    }
+    const __m512i vindex = _mm512_loadu_si512(offs);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
+        const size_t o = (size_t)b * bsz + 2;
+        __m512i g[4];
+        transpose16(row, o, g);
+        if (q4) {
+            const __m512i low = _mm512_set1_epi8(15);
+            CK_UNROLL(4)
+            for (int c = 0; c < 4; c++) {
+                _mm512_store_si512(dst + 64 * c, _mm512_and_si512(g[c], low));
+                _mm512_store_si512(dst + 64 * (c + 4), _mm512_and_si512(_mm512_srli_epi32(g[c], 4), low));
+            }
+        } else {
+            const __m512i bias = _mm512_set1_epi8((char)0x80);
+            CK_UNROLL(4)
+            for (int c = 0; c < 4; c++) _mm512_store_si512(dst + 64 * c, _mm512_xor_si512(g[c], bias));
+            transpose16(row, o + 16, g);
+            CK_UNROLL(4)
+            for (int c = 0; c < 4; c++) _mm512_store_si512(dst + 64 * (c + 4), _mm512_xor_si512(g[c], bias));
+        }
+        // The fp16 scales (the first 2 bytes of each row's block), gathered as 4-byte words.
+        __m512i d32 = _mm512_i32gather_epi32(vindex, w + (size_t)b * bsz, 1);
+        _mm512_store_ps(dst + 512, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)));
+    }
+}
+
+// nr (<= 8, a constant where inlined) activation rows against the 16 unpacked rows. Meanwhile
+// the pf_bytes at pf (the next 16 weight rows) are prefetched, a slice per block: the hardware
+// prefetcher does not follow 16 short streams at once, and a beam step would wait on memory.
+VNNI_INLINE void lanes_tile(const uint8_t *scratch, int nb, const ck_q8_act *x, int nr, int offset, float *y,
+                            int ldy, int rows, const uint8_t *pf, size_t pf_bytes) {
+    const size_t pf_step = (pf_bytes / (size_t)nb + 127) & ~(size_t)63;
+    __m512 acc[8];
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        for (size_t o = (size_t)b * pf_step; o < (size_t)(b + 1) * pf_step && o < pf_bytes; o += 64)
+            _mm_prefetch((const char *)pf + o, _MM_HINT_T0);
+        const uint8_t *sb = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
+        __m512i isum[8];
+        CK_UNROLL(8)
+        for (int r = 0; r < nr; r++) isum[r] = _mm512_setzero_si512();
+        CK_UNROLL(8)
+        for (int g = 0; g < 8; g++) {
+            __m512i wg = _mm512_load_si512(sb + 64 * g);
+            CK_UNROLL(8)
+            for (int r = 0; r < nr; r++) {
+                int32_t xg;
+                memcpy(&xg, x[r].qs + (size_t)b * 32 + 4 * g, 4);
+                isum[r] = _mm512_dpbusd_epi32(isum[r], wg, _mm512_set1_epi32(xg));
+            }
+        }
+        __m512 dw = _mm512_load_ps(sb + 512);
+        CK_UNROLL(8)
+        for (int r = 0; r < nr; r++) {
+            __m512i off = _mm512_set1_epi32(x[r].s[b] * offset);
+            __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[r].d[b]));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[r], off)), sc, acc[r]);
+        }
+    }
+    __mmask16 keep = (__mmask16)((1u << rows) - 1);
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) _mm512_mask_storeu_ps(y + (size_t)r * ldy, keep, acc[r]);
+}
+
+VNNI_INLINE void gemm_lanes(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
+                            void *scratch, int q4) {
+    const int nb = k / 32, offset = q4 ? 8 : 128;
+    for (int i = 0; i < m; i += CK_LANE_ROWS) {
+        int rows = m - i < CK_LANE_ROWS ? m - i : CK_LANE_ROWS;
+        const uint8_t *wi = (const uint8_t *)w + (size_t)i * rb;
+        unpack_lanes(wi, rb, rows, nb, q4, scratch);
+        int next = m - i - rows < CK_LANE_ROWS ? m - i - rows : CK_LANE_ROWS;
+        for (int r0 = 0; r0 < nr; r0 += 8) {
+            const ck_q8_act *xt = x + r0;
+            const uint8_t *pf = wi + (size_t)rows * rb;
+            size_t pf_bytes = r0 == 0 ? (size_t)next * rb : 0;
+            float *yt = y + (size_t)r0 * ldy + i;
+            switch (nr - r0 < 8 ? nr - r0 : 8) { // constant tile heights, so the row loops unroll
+            case 1: lanes_tile(scratch, nb, xt, 1, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 2: lanes_tile(scratch, nb, xt, 2, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 3: lanes_tile(scratch, nb, xt, 3, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 4: lanes_tile(scratch, nb, xt, 4, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 5: lanes_tile(scratch, nb, xt, 5, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 6: lanes_tile(scratch, nb, xt, 6, offset, yt, ldy, rows, pf, pf_bytes); break;
+            case 7: lanes_tile(scratch, nb, xt, 7, offset, yt, ldy, rows, pf, pf_bytes); break;
+            default: lanes_tile(scratch, nb, xt, 8, offset, yt, ldy, rows, pf, pf_bytes); break;
+            }
+        }
+    }
+}
+
+VNNI static void gemm_lanes_q4_0_avx512_vnni(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr,
+                                             float *y, int ldy, void *scratch) {
+    gemm_lanes(w, rb, m, k, x, nr, y, ldy, scratch, 1);
+}
+
+VNNI static void gemm_lanes_q8_0_avx512_vnni(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr,
+                                             float *y, int ldy, void *scratch) {
+    gemm_lanes(w, rb, m, k, x, nr, y, ldy, scratch, 0);
+}
+
+#define Q4_LANES gemm_lanes_q4_0_avx512_vnni
+#define Q8_LANES gemm_lanes_q8_0_avx512_vnni
 #include "x86_q8.h"
 #include "x86_float.h"
 

@@ -208,8 +208,16 @@ Q_FN static void Q_NAME(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
     gemm_q_panels(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
+// A file may bring gemm_lanes kernels (Q4_LANES, Q8_LANES: their names).
+#ifndef Q4_LANES
+#define Q4_LANES NULL
+#endif
+#ifndef Q8_LANES
+#define Q8_LANES NULL
+#endif
+
 // The table entries these kernels fill.
 #define X86_Q8_KERNELS                                                                            \
-    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q4_GEMM, ck_to_float_q4_0_ref},                             \
-    .q8_0 = {Q_NAME(gemv_q8_0_q8_0), Q_NAME(gemm_q8_0_q8_0), ck_to_float_q8_0_ref},              \
+    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q4_GEMM, ck_to_float_q4_0_ref, Q4_LANES},                   \
+    .q8_0 = {Q_NAME(gemv_q8_0_q8_0), Q_NAME(gemm_q8_0_q8_0), ck_to_float_q8_0_ref, Q8_LANES},    \
     .quantize_q8 = Q_NAME(quantize_q8)
