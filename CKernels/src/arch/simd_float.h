@@ -275,7 +275,7 @@ SIMD_FN static void softmax_row(float *x, int n) {
 // ---- their table entries ---------------------------------------------------------------------
 
 #define SIMD_FLOAT_KERNELS                                                                       \
-    .f32 = {gemv_f32_f32, gemm_f32_f32, ck_to_float_f32_ref},                                    \
-    .f16 = {gemv_f16_f32, gemm_f16_f32, to_float_f16},                                           \
+    .f32 = {gemv_f32_f32, gemm_f32_f32, ck_to_float_f32_ref, NULL},                              \
+    .f16 = {gemv_f16_f32, gemm_f16_f32, to_float_f16, NULL},                                     \
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .layernorm_row = layernorm_row,          \
     .gelu = gelu, .relu = relu, .softmax_row = softmax_row, .gemm_nn = gemm_nn

@@ -128,7 +128,7 @@ void ck_gemm_nn_ref(const float *a, size_t lda, const void *b, size_t ldb, int b
 }
 
 // The reference has no panel kernels: the driver then calls gemv once per activation row.
-#define REF_TYPE(name) { gemv_##name##_ref, NULL, ck_to_float_##name##_ref }
+#define REF_TYPE(name) { gemv_##name##_ref, NULL, ck_to_float_##name##_ref, NULL }
 
 const ck_kernels ck_kernels_ref = {
     .f32 = REF_TYPE(f32),
