@@ -151,16 +151,23 @@ VNNI_INLINE void transpose16(const uint8_t *const *rows, size_t off, __m512i out
     out[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
+VNNI_INLINE uint64_t u16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+VNNI_INLINE uint64_t halves4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3) {
+    return u16_at(r0) | u16_at(r1) << 16 | u16_at(r2) << 32 | u16_at(r3) << 48;
+}
+
 // Rows [0, rows) of w (rows <= 16; the missing ones repeat the last) into scratch, block by block.
 VNNI_INLINE void unpack_lanes(const uint8_t *w, size_t rb, int rows, int nb, int q4, uint8_t *scratch) {
     const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
     const uint8_t *row[CK_LANE_ROWS];
-    int32_t offs[CK_LANE_ROWS];
     for (int i = 0; i < CK_LANE_ROWS; i++) {
         row[i] = w + (size_t)(i < rows ? i : rows - 1) * rb;
-        offs[i] = (int32_t)(row[i] - w);
     }
-    const __m512i vindex = _mm512_loadu_si512(offs);
     for (int b = 0; b < nb; b++) {
         uint8_t *dst = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
         const size_t o = (size_t)b * bsz + 2;
@@ -181,9 +188,13 @@ VNNI_INLINE void unpack_lanes(const uint8_t *w, size_t rb, int rows, int nb, int
             CK_UNROLL(4)
             for (int c = 0; c < 4; c++) _mm512_store_si512(dst + 64 * (c + 4), _mm512_xor_si512(g[c], bias));
         }
-        // The fp16 scales (the first 2 bytes of each row's block), gathered as 4-byte words.
-        __m512i d32 = _mm512_i32gather_epi32(vindex, w + (size_t)b * bsz, 1);
-        _mm512_store_ps(dst + 512, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)));
+        // The fp16 scales, gathered in general-purpose registers (idle here; vpgatherdd is slow).
+        const size_t ob = (size_t)b * bsz;
+        __m256i d16 = _mm256_setr_epi64x((long long)halves4(row[0] + ob, row[1] + ob, row[2] + ob, row[3] + ob),
+                                         (long long)halves4(row[4] + ob, row[5] + ob, row[6] + ob, row[7] + ob),
+                                         (long long)halves4(row[8] + ob, row[9] + ob, row[10] + ob, row[11] + ob),
+                                         (long long)halves4(row[12] + ob, row[13] + ob, row[14] + ob, row[15] + ob));
+        _mm512_store_ps(dst + 512, _mm512_cvtph_ps(d16));
     }
 }
 
