@@ -161,108 +161,154 @@ VNNI_INLINE uint64_t halves4(const uint8_t *r0, const uint8_t *r1, const uint8_t
     return u16_at(r0) | u16_at(r1) << 16 | u16_at(r2) << 32 | u16_at(r3) << 48;
 }
 
-// Rows [0, rows) of w (rows <= 16; the missing ones repeat the last) into scratch, block by block.
-VNNI_INLINE void unpack_lanes(const uint8_t *w, size_t rb, int rows, int nb, int q4, uint8_t *scratch) {
-    const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
-    const uint8_t *row[CK_LANE_ROWS];
-    for (int i = 0; i < CK_LANE_ROWS; i++) {
-        row[i] = w + (size_t)(i < rows ? i : rows - 1) * rb;
-    }
-    for (int b = 0; b < nb; b++) {
-        uint8_t *dst = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
-        const size_t o = (size_t)b * bsz + 2;
-        __m512i g[4];
-        transpose16(row, o, g);
-        if (q4) {
-            const __m512i low = _mm512_set1_epi8(15);
-            CK_UNROLL(4)
-            for (int c = 0; c < 4; c++) {
-                _mm512_store_si512(dst + 64 * c, _mm512_and_si512(g[c], low));
-                _mm512_store_si512(dst + 64 * (c + 4), _mm512_and_si512(_mm512_srli_epi32(g[c], 4), low));
-            }
-        } else {
-            const __m512i bias = _mm512_set1_epi8((char)0x80);
-            CK_UNROLL(4)
-            for (int c = 0; c < 4; c++) _mm512_store_si512(dst + 64 * c, _mm512_xor_si512(g[c], bias));
-            transpose16(row, o + 16, g);
-            CK_UNROLL(4)
-            for (int c = 0; c < 4; c++) _mm512_store_si512(dst + 64 * (c + 4), _mm512_xor_si512(g[c], bias));
+// The 16 rows' block at offset o (its fp16 scale; the quants follow): quants into w[8], group
+// g in w[g], and the scales as floats.
+VNNI_INLINE __m512 unpack_block(const uint8_t *const *row, size_t o, int q4, __m512i w[8]) {
+    __m512i g[4];
+    transpose16(row, o + 2, g);
+    if (q4) {
+        const __m512i low = _mm512_set1_epi8(15);
+        CK_UNROLL(4)
+        for (int c = 0; c < 4; c++) {
+            w[c] = _mm512_and_si512(g[c], low);
+            w[c + 4] = _mm512_and_si512(_mm512_srli_epi32(g[c], 4), low);
         }
-        // The fp16 scales, gathered in general-purpose registers (idle here; vpgatherdd is slow).
-        const size_t ob = (size_t)b * bsz;
-        __m256i d16 = _mm256_setr_epi64x((long long)halves4(row[0] + ob, row[1] + ob, row[2] + ob, row[3] + ob),
-                                         (long long)halves4(row[4] + ob, row[5] + ob, row[6] + ob, row[7] + ob),
-                                         (long long)halves4(row[8] + ob, row[9] + ob, row[10] + ob, row[11] + ob),
-                                         (long long)halves4(row[12] + ob, row[13] + ob, row[14] + ob, row[15] + ob));
-        _mm512_store_ps(dst + 512, _mm512_cvtph_ps(d16));
+    } else {
+        const __m512i bias = _mm512_set1_epi8((char)0x80);
+        CK_UNROLL(4)
+        for (int c = 0; c < 4; c++) w[c] = _mm512_xor_si512(g[c], bias);
+        transpose16(row, o + 18, g);
+        CK_UNROLL(4)
+        for (int c = 0; c < 4; c++) w[c + 4] = _mm512_xor_si512(g[c], bias);
+    }
+    // The scales gathered in general-purpose registers (idle here; vpgatherdd is slow).
+    __m256i d16 = _mm256_setr_epi64x((long long)halves4(row[0] + o, row[1] + o, row[2] + o, row[3] + o),
+                                     (long long)halves4(row[4] + o, row[5] + o, row[6] + o, row[7] + o),
+                                     (long long)halves4(row[8] + o, row[9] + o, row[10] + o, row[11] + o),
+                                     (long long)halves4(row[12] + o, row[13] + o, row[14] + o, row[15] + o));
+    return _mm512_cvtph_ps(d16);
+}
+
+// Row pointers of a pass: rows [0, rows) of w, the missing ones (rows < 16) repeating the last.
+VNNI_INLINE void lane_rows(const uint8_t *w, size_t rb, int rows, const uint8_t *row[CK_LANE_ROWS]) {
+    for (int i = 0; i < CK_LANE_ROWS; i++) row[i] = w + (size_t)(i < rows ? i : rows - 1) * rb;
+}
+
+// One block of nr (<= 8, a constant where inlined) activation rows against the unpacked rows.
+VNNI_INLINE void block_rows(const __m512i w[8], __m512 dw, const ck_q8_act *x, int b, int nr, int offset,
+                            __m512 *acc) {
+    __m512i isum[8];
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) isum[r] = _mm512_setzero_si512();
+    CK_UNROLL(8)
+    for (int g = 0; g < 8; g++) {
+        CK_UNROLL(8)
+        for (int r = 0; r < nr; r++) {
+            int32_t xg;
+            memcpy(&xg, x[r].qs + (size_t)b * 32 + 4 * g, 4);
+            isum[r] = _mm512_dpbusd_epi32(isum[r], w[g], _mm512_set1_epi32(xg));
+        }
+    }
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) {
+        __m512i off = _mm512_set1_epi32(x[r].s[b] * offset);
+        __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[r].d[b]));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[r], off)), sc, acc[r]);
     }
 }
 
-// nr (<= 8, a constant where inlined) activation rows against the 16 unpacked rows. Meanwhile
-// the pf_bytes at pf (the next 16 weight rows) are prefetched, a slice per block: the hardware
+// A slice per block of the pf_bytes at pf (the next 16 weight rows) into the cache: the hardware
 // prefetcher does not follow 16 short streams at once, and a beam step would wait on memory.
-VNNI_INLINE void lanes_tile(const uint8_t *scratch, int nb, const ck_q8_act *x, int nr, int offset, float *y,
-                            int ldy, int rows, const uint8_t *pf, size_t pf_bytes) {
-    const size_t pf_step = (pf_bytes / (size_t)nb + 127) & ~(size_t)63;
-    __m512 acc[8];
-    CK_UNROLL(8)
-    for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        for (size_t o = (size_t)b * pf_step; o < (size_t)(b + 1) * pf_step && o < pf_bytes; o += 64)
-            _mm_prefetch((const char *)pf + o, _MM_HINT_T0);
-        const uint8_t *sb = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
-        __m512i isum[8];
-        CK_UNROLL(8)
-        for (int r = 0; r < nr; r++) isum[r] = _mm512_setzero_si512();
-        CK_UNROLL(8)
-        for (int g = 0; g < 8; g++) {
-            __m512i wg = _mm512_load_si512(sb + 64 * g);
-            CK_UNROLL(8)
-            for (int r = 0; r < nr; r++) {
-                int32_t xg;
-                memcpy(&xg, x[r].qs + (size_t)b * 32 + 4 * g, 4);
-                isum[r] = _mm512_dpbusd_epi32(isum[r], wg, _mm512_set1_epi32(xg));
-            }
-        }
-        __m512 dw = _mm512_load_ps(sb + 512);
-        CK_UNROLL(8)
-        for (int r = 0; r < nr; r++) {
-            __m512i off = _mm512_set1_epi32(x[r].s[b] * offset);
-            __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[r].d[b]));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[r], off)), sc, acc[r]);
-        }
-    }
+VNNI_INLINE void prefetch_slice(const uint8_t *pf, size_t pf_bytes, int b, int nb) {
+    const size_t step = (pf_bytes / (size_t)nb + 127) & ~(size_t)63;
+    for (size_t o = (size_t)b * step; o < (size_t)(b + 1) * step && o < pf_bytes; o += 64)
+        _mm_prefetch((const char *)pf + o, _MM_HINT_T0);
+}
+
+VNNI_INLINE void store_rows(const __m512 *acc, int nr, float *y, int ldy, int rows) {
     __mmask16 keep = (__mmask16)((1u << rows) - 1);
     CK_UNROLL(8)
     for (int r = 0; r < nr; r++) _mm512_mask_storeu_ps(y + (size_t)r * ldy, keep, acc[r]);
 }
 
+// nr <= 8 (beam steps, short prompts): each block unpacked into registers and used at once.
+VNNI_INLINE void lanes_direct(const uint8_t *const *row, size_t bsz, int nb, int q4, const ck_q8_act *x, int nr,
+                              float *y, int ldy, int rows, const uint8_t *pf, size_t pf_bytes) {
+    __m512 acc[8];
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        prefetch_slice(pf, pf_bytes, b, nb);
+        __m512i w[8];
+        __m512 dw = unpack_block(row, (size_t)b * bsz, q4, w);
+        block_rows(w, dw, x, b, nr, q4 ? 8 : 128, acc);
+    }
+    store_rows(acc, nr, y, ldy, rows);
+}
+
+// nr > 8: the unpacked blocks kept in scratch for every tile of 8 activation rows.
+VNNI_INLINE void lanes_tile(const uint8_t *scratch, int nb, const ck_q8_act *x, int nr, int offset, float *y,
+                            int ldy, int rows, const uint8_t *pf, size_t pf_bytes) {
+    __m512 acc[8];
+    CK_UNROLL(8)
+    for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        prefetch_slice(pf, pf_bytes, b, nb);
+        const uint8_t *sb = scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
+        __m512i w[8];
+        CK_UNROLL(8)
+        for (int g = 0; g < 8; g++) w[g] = _mm512_load_si512(sb + 64 * g);
+        block_rows(w, _mm512_load_ps(sb + 512), x, b, nr, offset, acc);
+    }
+    store_rows(acc, nr, y, ldy, rows);
+}
+
+// Tile heights are constants in each call, so that the row loops unroll into registers.
+#define LANES_BY_HEIGHT(h, call)                                                                   \
+    switch (h) {                                                                                   \
+    case 1: call(1); break;                                                                        \
+    case 2: call(2); break;                                                                        \
+    case 3: call(3); break;                                                                        \
+    case 4: call(4); break;                                                                        \
+    case 5: call(5); break;                                                                        \
+    case 6: call(6); break;                                                                        \
+    case 7: call(7); break;                                                                        \
+    default: call(8); break;                                                                       \
+    }
+
 VNNI_INLINE void gemm_lanes(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
                             void *scratch, int q4) {
+    const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
     const int nb = k / 32, offset = q4 ? 8 : 128;
     for (int i = 0; i < m; i += CK_LANE_ROWS) {
         int rows = m - i < CK_LANE_ROWS ? m - i : CK_LANE_ROWS;
-        const uint8_t *wi = (const uint8_t *)w + (size_t)i * rb;
-        unpack_lanes(wi, rb, rows, nb, q4, scratch);
-        int next = m - i - rows < CK_LANE_ROWS ? m - i - rows : CK_LANE_ROWS;
+        const uint8_t *wi = (const uint8_t *)w + (size_t)i * rb, *pf = wi + (size_t)rows * rb;
+        size_t pf_bytes = (size_t)(m - i - rows < CK_LANE_ROWS ? m - i - rows : CK_LANE_ROWS) * rb;
+        const uint8_t *row[CK_LANE_ROWS];
+        lane_rows(wi, rb, rows, row);
+        if (nr <= 8) {
+#define DIRECT(h) lanes_direct(row, bsz, nb, q4, x, h, y + i, ldy, rows, pf, pf_bytes)
+            LANES_BY_HEIGHT(nr, DIRECT)
+#undef DIRECT
+            continue;
+        }
+        for (int b = 0; b < nb; b++) {
+            uint8_t *dst = (uint8_t *)scratch + (size_t)b * CK_LANE_BLOCK_BYTES;
+            __m512i wb[8];
+            __m512 dw = unpack_block(row, (size_t)b * bsz, q4, wb);
+            CK_UNROLL(8)
+            for (int g = 0; g < 8; g++) _mm512_store_si512(dst + 64 * g, wb[g]);
+            _mm512_store_ps(dst + 512, dw);
+        }
         for (int r0 = 0; r0 < nr; r0 += 8) {
-            const ck_q8_act *xt = x + r0;
-            const uint8_t *pf = wi + (size_t)rows * rb;
-            size_t pf_bytes = r0 == 0 ? (size_t)next * rb : 0;
-            float *yt = y + (size_t)r0 * ldy + i;
-            switch (nr - r0 < 8 ? nr - r0 : 8) { // constant tile heights, so the row loops unroll
-            case 1: lanes_tile(scratch, nb, xt, 1, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 2: lanes_tile(scratch, nb, xt, 2, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 3: lanes_tile(scratch, nb, xt, 3, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 4: lanes_tile(scratch, nb, xt, 4, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 5: lanes_tile(scratch, nb, xt, 5, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 6: lanes_tile(scratch, nb, xt, 6, offset, yt, ldy, rows, pf, pf_bytes); break;
-            case 7: lanes_tile(scratch, nb, xt, 7, offset, yt, ldy, rows, pf, pf_bytes); break;
-            default: lanes_tile(scratch, nb, xt, 8, offset, yt, ldy, rows, pf, pf_bytes); break;
-            }
+            // The next rows are prefetched during the first tile only.
+#define TILE(h) lanes_tile(scratch, nb, x + r0, h, offset, y + (size_t)r0 * ldy + i, ldy, rows, pf, r0 ? 0 : pf_bytes)
+            LANES_BY_HEIGHT(nr - r0, TILE)
+#undef TILE
         }
     }
 }
+#undef LANES_BY_HEIGHT
 
 VNNI static void gemm_lanes_q4_0_avx512_vnni(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr,
                                              float *y, int ldy, void *scratch) {
