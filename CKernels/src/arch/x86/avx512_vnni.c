@@ -217,12 +217,14 @@ VNNI_INLINE void block_rows(const __m512i w[8], __m512 dw, const ck_q8_act *x, i
     }
 }
 
-// A slice per block of the pf_bytes at pf (the next 16 weight rows) into the cache: the hardware
+// A slice per block of the pf_bytes at pf (the next 16 weight rows) into L2: the hardware
 // prefetcher does not follow 16 short streams at once, and a beam step would wait on memory.
+// Into L2, not L1: L1's few outstanding misses limited a 5-beam step to 2x a greedy one on Zen 4
+// (1.4x with L2, BENCHMARKS.md).
 VNNI_INLINE void prefetch_slice(const uint8_t *pf, size_t pf_bytes, int b, int nb) {
     const size_t step = (pf_bytes / (size_t)nb + 127) & ~(size_t)63;
     for (size_t o = (size_t)b * step; o < (size_t)(b + 1) * step && o < pf_bytes; o += 64)
-        _mm_prefetch((const char *)pf + o, _MM_HINT_T0);
+        _mm_prefetch((const char *)pf + o, _MM_HINT_T1);
 }
 
 VNNI_INLINE void store_rows(const __m512 *acc, int nr, float *y, int ldy, int rows) {
