@@ -11,8 +11,9 @@
 //   block_isums(blk, xb, q4, np, isum)
 //                         n > 1: the integer sums of one weight block against np panels (xb[p]:
 //                         the block's 8 groups x 8 rows x 4 bytes), lane r = panel row r
-//                         (Q4_0 without the offset; Q4_0 only where the file does not bring its
-//                         own Q4_GEMM)
+//                         (Q4_0 without the offset)
+// or instead of block_isums, Q4_LANES and Q8_LANES: the names of the file's gemm_lanes kernels
+// (ck_internal.h), which then do every n > 1 product, so no panel GEMM is built.
 // Integer sums are exact in every variant, so all give the reference's bits.
 
 #include <string.h>
@@ -143,6 +144,7 @@ Q_FN static void Q_NAME(gemv_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
 }
 
 // ---- n > 1: panels of 8 activation rows, lanes are rows ----------------------------------
+#if !defined(Q4_LANES) || !defined(Q8_LANES)
 //
 // A weight group of 4 bytes is broadcast to all 8 lanes and multiplied with the same 4
 // positions of the panel's 8 rows: the int32 lanes are then 8 outputs and need no horizontal
@@ -192,15 +194,11 @@ Q_INLINE void gemm_q_panels(const void *w, size_t rb, int m, int k, const void *
     }
 }
 
-// A file may bring its own Q4_0 GEMM (Q4_GEMM: its name).
-#ifndef Q4_GEMM
-#define Q4_GEMM Q_NAME(gemm_q4_0_q8_0)
 Q_FN static void Q_NAME(gemm_q4_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr,
                                          float *y, int ldy) {
     (void)xs;
     gemm_q_panels(w, rb, m, k, x, nr, y, ldy, 1);
 }
-#endif
 
 Q_FN static void Q_NAME(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, const void *x, size_t xs, int nr,
                                          float *y, int ldy) {
@@ -208,16 +206,17 @@ Q_FN static void Q_NAME(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, int k, 
     gemm_q_panels(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
-// A file may bring gemm_lanes kernels (Q4_LANES, Q8_LANES: their names).
-#ifndef Q4_LANES
+#define Q4_PANELS Q_NAME(gemm_q4_0_q8_0)
+#define Q8_PANELS Q_NAME(gemm_q8_0_q8_0)
 #define Q4_LANES NULL
-#endif
-#ifndef Q8_LANES
 #define Q8_LANES NULL
+#else
+#define Q4_PANELS NULL
+#define Q8_PANELS NULL
 #endif
 
 // The table entries these kernels fill.
 #define X86_Q8_KERNELS                                                                            \
-    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q4_GEMM, ck_to_float_q4_0_ref, Q4_LANES},                   \
-    .q8_0 = {Q_NAME(gemv_q8_0_q8_0), Q_NAME(gemm_q8_0_q8_0), ck_to_float_q8_0_ref, Q8_LANES},    \
+    .q4_0 = {Q_NAME(gemv_q4_0_q8_0), Q4_PANELS, ck_to_float_q4_0_ref, Q4_LANES},                 \
+    .q8_0 = {Q_NAME(gemv_q8_0_q8_0), Q8_PANELS, ck_to_float_q8_0_ref, Q8_LANES},                 \
     .quantize_q8 = Q_NAME(quantize_q8)
