@@ -42,11 +42,12 @@ typedef struct {
 //   gemm_lanes: optional (quantized types), preferred over gemm when every output of a product
 //         has it. Y[r][i] = W[i] . X[r] for r < nr (any nr), i < m, with x an array of nr
 //         row-layout ck_q8_act: the weight rows sit in the SIMD lanes, CK_LANE_ROWS at a time
-//         unpacked into scratch (CK_LANE_BLOCK_BYTES per block of k, 64-byte aligned, the
-//         caller's, one per thread), and each activation row's 4-byte groups are broadcast
-//         against them. So n is never padded to a panel and no lanes are summed horizontally:
-//         a 5-beam step costs little more than reading the weights.
+//         unpacked (into registers for nr <= CK_LANE_DIRECT_ROWS; for more, into scratch:
+//         CK_LANE_BLOCK_BYTES per block of k, 64-byte aligned, the caller's, one per thread, NULL
+//         allowed for the few rows), and each activation row's 4-byte groups are broadcast
+//         against them. So n is never padded to a panel and no lanes are summed horizontally.
 #define CK_LANE_ROWS 16
+#define CK_LANE_DIRECT_ROWS 8
 #define CK_LANE_BLOCK_BYTES (CK_LANE_ROWS * (32 + 4)) // per block: 16 rows x 32 quants, 16 scales
 typedef struct {
     void (*gemv)(const void *w, size_t row_bytes, int m, int k, const void *x, float *y);

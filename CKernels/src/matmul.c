@@ -209,7 +209,8 @@ static void matmul_task(void *ctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     void *scratch = NULL;
-    if (j->lanes && !(scratch = ck_aligned_alloc((size_t)(j->k / 32) * CK_LANE_BLOCK_BYTES))) {
+    if (j->lanes && j->n > CK_LANE_DIRECT_ROWS &&
+        !(scratch = ck_aligned_alloc((size_t)(j->k / 32) * CK_LANE_BLOCK_BYTES))) {
         j->failed = 1;
         return;
     }

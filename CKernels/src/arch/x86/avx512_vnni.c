@@ -146,6 +146,7 @@ VNNI_INLINE void store_rows(const __m512 *acc, int nr, float *y, int ldy, int ro
 }
 
 // nr <= 8 (beam steps, short prompts): each block unpacked into registers and used at once.
+_Static_assert(CK_LANE_DIRECT_ROWS == 8, "the tiles below are up to 8 rows");
 VNNI_INLINE void lanes_direct(const uint8_t *const *row, size_t bsz, int nb, int q4, const ck_q8_act *x, int nr,
                               float *y, int ldy, int rows, const uint8_t *pf, size_t pf_bytes) {
     __m512 acc[8];
@@ -200,7 +201,7 @@ VNNI_INLINE void gemm_lanes(const void *w, size_t rb, int m, int k, const ck_q8_
         size_t pf_bytes = (size_t)(m - i - rows < CK_LANE_ROWS ? m - i - rows : CK_LANE_ROWS) * rb;
         const uint8_t *row[CK_LANE_ROWS];
         lane_rows(wi, rb, rows, row);
-        if (nr <= 8) {
+        if (nr <= CK_LANE_DIRECT_ROWS) {
 #define DIRECT(h) lanes_direct(row, bsz, nb, q4, x, h, y + i, ldy, rows, pf, pf_bytes)
             LANES_BY_HEIGHT(nr, DIRECT)
 #undef DIRECT
