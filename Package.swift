@@ -15,14 +15,17 @@ let package = Package(
         // chosen at run time. Compiled per function with target attributes, so the binary
         // runs on any x86-64 / ARMv8.0 CPU.
         .target(name: "CKernels", path: "CKernels"),
-        .target(name: "BLIP2Edge", dependencies: ["CKernels"], path: "Sources/BLIP2Edge"),
+        // What the library and tools need of the system (files, threads, time, JSON), on the C
+        // library and the Swift standard library alone: Foundation would be most of every binary.
+        .target(name: "BLIP2System"),
+        .target(name: "BLIP2Edge", dependencies: ["CKernels", "BLIP2System"], path: "Sources/BLIP2Edge"),
         // The executables' shared argument parser and error exit; the library does not use it.
-        .target(name: "BLIP2CommandLine"),
-        .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-quantize"),
+        .target(name: "BLIP2CommandLine", dependencies: ["BLIP2System"]),
+        .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-quantize"),
         .target(name: "CBLIP2EdgeAPI", path: "Sources/CBLIP2EdgeAPI"),
-        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI"], path: "Sources/BLIP2EdgeC"),
-        .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-edge"),
-        .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge", "BLIP2CommandLine"], path: "Sources/blip2-bench"),
-        .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels"], path: "Tests/BLIP2EdgeTests"),
+        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI", "BLIP2System"], path: "Sources/BLIP2EdgeC"),
+        .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-edge"),
+        .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-bench"),
+        .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels", "BLIP2System"], path: "Tests/BLIP2EdgeTests"),
     ]
 )

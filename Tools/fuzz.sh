@@ -37,6 +37,10 @@ module CKernels {
 MAP
 swiftc_common=(-O -g "${san[@]}" -parse-as-library -Xcc -fmodule-map-file="$out/module/module.modulemap"
                -Xcc -I"$root/CKernels/include" -I "$out/lib")
+# BLIP2System (files, threads, JSON) under the library, instrumented like it.
+mapfile -t system_sources < <(find Sources/BLIP2System -name '*.swift' | sort)
+swiftc "${swiftc_common[@]}" -module-name BLIP2System -emit-module -emit-module-path "$out/lib/BLIP2System.swiftmodule" \
+    -emit-library -static -o "$out/lib/libBLIP2System.a" "${system_sources[@]}"
 mapfile -t lib_sources < <(find Sources/BLIP2Edge -name '*.swift' | sort)
 swiftc "${swiftc_common[@]}" -enable-testing -module-name BLIP2Edge -emit-module -emit-module-path "$out/lib/BLIP2Edge.swiftmodule" \
     -emit-library -static -o "$out/lib/libBLIP2Edge.a" "${lib_sources[@]}"
@@ -54,7 +58,7 @@ for t in "${targets[@]}"; do
     [ "$t" = http ] && extra=(Sources/blip2-edge/Server/{HTTPConnection,HTTPRequest,HTTPError,HTTPResponse,Socket,Multipart}.swift)
     echo "== building fuzz-$t"
     swiftc "${swiftc_common[@]}" -module-name "Fuzz_${t}" Tests/Fuzz/targets/FuzzSupport.swift "Tests/Fuzz/targets/$t.swift" \
-        "${extra[@]}" "$out/lib/libBLIP2Edge.a" "${objs[@]}" -o "$out/fuzz-$t" 2> >(grep -v "Cannot export local symbol" >&2)
+        "${extra[@]}" "$out/lib/libBLIP2Edge.a" "$out/lib/libBLIP2System.a" "${objs[@]}" -o "$out/fuzz-$t" 2> >(grep -v "Cannot export local symbol" >&2)
 done
 [ $build_only = 1 ] && exit 0
 

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A command-line mistake: the tool exits 2 with the message and a pointer to --help.
 public struct UsageError: Error, CustomStringConvertible {
@@ -22,13 +25,13 @@ public struct Tool: Sendable {
     }
 
     public func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("\(name): \(message)\n".utf8))
+        StandardStreams.writeError("\(name): \(message)\n")
         exit(code)
     }
 
     /// On stdout when asked for, on stderr when it answers an empty command line.
     public func showUsage(exit code: Int32) -> Never {
-        if code == 0 { print(usage) } else { FileHandle.standardError.write(Data((usage + "\n").utf8)) }
+        if code == 0 { print(usage) } else { StandardStreams.writeError(usage + "\n") }
         exit(code)
     }
 

@@ -1,6 +1,6 @@
 import BLIP2Edge
 import CBLIP2EdgeAPI
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -175,10 +175,10 @@ private func readImage(_ path: UnsafePointer<CChar>?, _ rgb: UnsafeMutablePointe
     guard let path, let rgb, let width, let height else { setError(errorOut, "blip2_read_image: arguments must not be NULL"); return invalidArgument }
     rgb.pointee = nil
     let p = String(cString: path)
-    let data: Data
+    let data: [UInt8]
     do { data = try SmallFile.read(p, limit: ImageDecoder.maxFileBytes) } catch { setError(errorOut, "\(error)"); return invalidArgument }
     do {
-        let image = try ImageDecoder.read([UInt8](data), exifOrientation: exifOrientation)
+        let image = try ImageDecoder.read(data, exifOrientation: exifOrientation)
         guard let buffer = malloc(image.pixels.count)?.assumingMemoryBound(to: UInt8.self) else {
             setError(errorOut, "out of memory")
             return runtimeError

@@ -1,6 +1,6 @@
 import BLIP2Edge
 import CBLIP2EdgeAPI
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,9 @@
 import BLIP2CommandLine
 import BLIP2Edge
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Benchmarks and measurements that are not tests: they report numbers for BENCHMARKS.md.
 ///   blip2-bench tokenizer --model F [--words N]      encode time per word of a long prompt
@@ -57,7 +60,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else { tool.showUsage(exit: 2) }
 if command == "-h" || command == "--help" { tool.showUsage(exit: 0) }
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+func now() -> Double { Clock.monotonicSeconds() }
 
 tool.run {
     let options = try BenchOptions(parsing: Array(arguments.dropFirst()))
@@ -81,7 +84,7 @@ tool.run {
         }
         times.sort()
         let median = times[times.count / 2]
-        print(String(format: "tokenizer: %ld words -> %ld tokens; median %.3f ms (%.2f us/word) over %ld runs",
+        print(format("tokenizer: %ld words -> %ld tokens; median %.3f ms (%.2f us/word) over %ld runs",
                      words, tokens, median * 1e3, median / Double(words) * 1e6, runs))
     case "quality":
         guard let refPath = options.reference, let candPath = options.candidate, options.positional.count == 1 else {
@@ -115,9 +118,9 @@ tool.run {
             if la.indices.max(by: { la[$0] < la[$1] }) == lb.indices.max(by: { lb[$0] < lb[$1] }) { same += 1 }
         }
         let meanKL = kl.reduce(0, +) / Double(kl.count)
-        print(String(format: "quality: %@ vs %@ over %ld steps: mean KL %.5f (max %.5f), same top token %.1f%%",
-                     (candPath as NSString).lastPathComponent, (refPath as NSString).lastPathComponent, kl.count, meanKL,
-                     kl.max() ?? 0, 100 * Double(same) / Double(kl.count)))
+        print("quality: \(FilePaths.lastComponent(of: candPath)) vs \(FilePaths.lastComponent(of: refPath)) "
+              + format("over %ld steps: mean KL %.5f (max %.5f), same top token %.1f%%", kl.count, meanKL,
+                       kl.max() ?? 0, 100 * Double(same) / Double(kl.count)))
     case "retrieval":
         guard let path = options.model, options.positional.count == 1 else { throw UsageError("retrieval needs --model and an image") }
         let session = try RetrievalSession(model: try RetrievalModel(path: path), threads: options.threads)
@@ -136,17 +139,18 @@ tool.run {
             _ = try session.matchProbability(image, text: text)
             itmTimes.append(now() - t)
         }
-        print(String(format: "retrieval: %@, %ld threads, %ld runs, %ld text tokens: image features %.3f s, text features %.1f ms, ITM %.1f ms per pair; peak resident %.0f MiB",
-                     (path as NSString).lastPathComponent, session.threads, options.runs, try session.model.tokens(text).count,
+        print("retrieval: \(FilePaths.lastComponent(of: path)), "
+              + format("%ld threads, %ld runs, %ld text tokens: image features %.3f s, text features %.1f ms, ITM %.1f ms per pair; peak resident %.0f MiB",
+                     session.threads, options.runs, try session.model.tokens(text).count,
                      median(imageTimes), median(textTimes) * 1e3, median(itmTimes) * 1e3, peakResidentMiB()))
     case "ranking":
         guard let refPath = options.reference, let candPath = options.candidate, let textsPath = options.texts,
               options.positional.count >= 2 else {
             throw UsageError("ranking needs --reference, --candidate, --texts and at least two images")
         }
-        guard let textFile = String(data: try SmallFile.read(textsPath), encoding: .utf8) else { throw UsageError("\(textsPath) is not UTF-8") }
+        guard let textFile = String(validating: try SmallFile.read(textsPath), as: UTF8.self) else { throw UsageError("\(textsPath) is not UTF-8") }
         let texts = textFile.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        let images = try options.positional.map { try ImageDecoder.read([UInt8](try SmallFile.read($0))) }
+        let images = try options.positional.map { try ImageDecoder.read(try SmallFile.read($0)) }
         /// scores[text][image] of ITC and ITM.
         func scores(_ path: String) throws -> (itc: [[Float]], itm: [[Float]]) {
             let session = try RetrievalSession(model: try RetrievalModel(path: path), threads: options.threads)
@@ -164,8 +168,9 @@ tool.run {
             let taus = zip(x, y).map { kendallTau($0, $1) }
             let top1 = zip(x, y).filter { p in p.0.indices.max { p.0[$0] < p.0[$1] } == p.1.indices.max { p.1[$0] < p.1[$1] } }.count
             let maxDiff = zip(x, y).flatMap { zip($0, $1).map { abs($0 - $1) } }.max() ?? 0
-            print(String(format: "ranking %@: %@ vs %@, %ld texts x %ld images: Kendall tau mean %.4f (min %.4f), same top image %ld/%ld, largest score difference %.4f",
-                         name, (candPath as NSString).lastPathComponent, (refPath as NSString).lastPathComponent, texts.count, images.count,
+            print("ranking \(name): \(FilePaths.lastComponent(of: candPath)) vs \(FilePaths.lastComponent(of: refPath)), "
+                  + format("%ld texts x %ld images: Kendall tau mean %.4f (min %.4f), same top image %ld/%ld, largest score difference %.4f",
+                         texts.count, images.count,
                          taus.reduce(0, +) / Double(taus.count), taus.min() ?? 0, top1, texts.count, maxDiff))
         }
     default:

@@ -1,6 +1,6 @@
 import BLIP2CommandLine
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +9,7 @@ import Glibc
 enum Commands {
     static func caption(_ o: Options) throws {
         guard !o.positional.isEmpty else { throw UsageError("caption needs at least one image") }
-        if let p = o.prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if let p = o.prompt, p.trimmed().isEmpty {
             throw UsageError("--prompt is empty")
         }
         try run(o, images: o.positional, prompts: [o.prompt]) { try o.parameters(defaults: $0.defaultCaptionParameters) }
@@ -19,7 +19,7 @@ enum Commands {
     static func ask(_ o: Options) throws {
         guard o.positional.count >= 2 else { throw UsageError("ask needs an image and a question") }
         let questions = Array(o.positional.dropFirst())
-        guard questions.allSatisfy({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
+        guard questions.allSatisfy({ !$0.trimmed().isEmpty }) else {
             throw UsageError("the question is empty")
         }
         try run(o, images: [o.positional[0]], prompts: questions.map { o.promptStyle.prompt(for: $0) }) {
@@ -95,9 +95,9 @@ enum Commands {
         case .retrieval: "BLIP-2 image-text retrieval (match, embed, search)"
         }
         print("\(f.path): \(kind) (\(f.metadata["general.name"]?.string ?? "unnamed")), GGUF v\(f.version), \(f.tensors.count) tensors")
-        print(String(format: "  parameters   %.3f B, %.2f GiB of weights, %.2f bits/weight", Double(params) / 1e9,
+        print(format("  parameters   %.3f B, %.2f GiB of weights, %.2f bits/weight", Double(params) / 1e9,
                      Double(data) / 1_073_741_824, Double(data) * 8 / Double(max(params, 1))))
-        print("  by type      " + bytes.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", Double($0.value) / 1_048_576)) MiB" }.joined(separator: ", "))
+        print("  by type      " + bytes.sorted { $0.key < $1.key }.map { "\($0.key) \(format("%.1f", Double($0.value) / 1_048_576)) MiB" }.joined(separator: ", "))
         print("  vision       hidden \(c.vision.hiddenSize), \(c.vision.layerCount) layers, \(c.vision.headCount) heads, MLP \(c.vision.intermediateSize), image \(c.vision.imageSize) / patch \(c.vision.patchSize), eps \(c.vision.layerNormEps)")
         print("  q-former     hidden \(c.qformer.hiddenSize), \(c.qformer.layerCount) layers, \(c.qformer.headCount) heads, cross-attention every \(c.qformer.crossAttentionFrequency), \(c.queryTokenCount) queries, eps \(c.qformer.layerNormEps)")
         switch family {
@@ -142,15 +142,10 @@ enum Commands {
         guard let out = o.out else { throw UsageError("preprocess needs --out FILE") }
         let model = try BLIP2Model(path: try ModelLocation.resolve(o.model))
         let pixels = model.imageProcessor.pixelValues(try ImageInput.read(o.positional[0], exifOrientation: o.exifOrientation))
-        let data = pixels.withUnsafeBufferPointer { Data(buffer: $0) } // little-endian on every platform we build for
-        do {
-            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
-        } catch {
-            throw FileError.cannotWrite(path: out, reason: "could not write the file")
-        }
+        try SmallFile.write(pixels.withUnsafeBytes { Array($0) }, to: out) // little-endian on every platform we build for
     }
 
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    static func now() -> Double { Clock.monotonicSeconds() }
 }
 
 /// Reading an image argument: a path, or - for standard input.
@@ -161,9 +156,9 @@ enum ImageInput {
         return try decode(bytes, name: argument == "-" ? "standard input" : argument, exifOrientation: exifOrientation)
     }
 
-    static func decode(_ bytes: Data, name: String, exifOrientation: Bool) throws -> RGBImage {
+    static func decode(_ bytes: [UInt8], name: String, exifOrientation: Bool) throws -> RGBImage {
         do {
-            return try ImageDecoder.read([UInt8](bytes), exifOrientation: exifOrientation)
+            return try ImageDecoder.read(bytes, exifOrientation: exifOrientation)
         } catch {
             throw ImageFileError(name: name, error: error)
         }
@@ -181,10 +176,10 @@ struct Progress {
     let enabled: Bool
     func show(_ s: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(s)...".utf8))
+        StandardStreams.writeError("\r\u{1B}[K\(s)...")
     }
     func clear() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        StandardStreams.writeError("\r\u{1B}[K")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// Where the model file comes from: --model, else $BLIP2_MODEL, else the default path.
 enum ModelLocation {
@@ -6,18 +6,17 @@ enum ModelLocation {
     static let retrievalName = "blip2-itm-vit-g"
 
     static func defaultPath(_ name: String) -> String {
-        let env = ProcessInfo.processInfo.environment
-        let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((env["HOME"] ?? "~") + "/.local/share")
+        let data = SystemInfo.environment("XDG_DATA_HOME").flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((SystemInfo.environment("HOME") ?? "~") + "/.local/share")
         return data + "/blip2-edge/\(name).q4"
     }
 
     /// The path to open, or an error that says where we looked and how to make a model.
     static func resolve(_ option: String?, defaultName: String = captioningName) throws -> String {
         if let option { return option }
-        if let env = ProcessInfo.processInfo.environment["BLIP2_MODEL"], !env.isEmpty { return env }
+        if let env = SystemInfo.environment("BLIP2_MODEL"), !env.isEmpty { return env }
         let path = defaultPath(defaultName)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard FilePaths.exists(path) else {
             throw ModelNotFound(path: path, name: defaultName)
         }
         return path

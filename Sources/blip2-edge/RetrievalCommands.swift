@@ -1,6 +1,6 @@
 import BLIP2CommandLine
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// match, embed and search: the commands of a retrieval model (blip2-itm-vit-g).
 enum RetrievalCommands {
@@ -20,7 +20,7 @@ enum RetrievalCommands {
         for text in texts {
             let s = try session.match(image, text: text)
             results.append(.init(text: text, itm: s.matchProbability, itc: s.similarity))
-            if !o.json { print(String(format: "itm %.4f  itc %.4f  ", s.matchProbability, s.similarity) + text) }
+            if !o.json { print(format("itm %.4f  itc %.4f  ", s.matchProbability, s.similarity) + text) }
         }
         if o.json { try JSON.write(JSON.MatchLine(image: o.positional[0], matches: results)) }
     }
@@ -29,7 +29,7 @@ enum RetrievalCommands {
     static func embed(_ o: Options) throws {
         guard !o.positional.isEmpty else { throw UsageError(o.text ? "embed --text needs at least one text" : "embed needs at least one image") }
         let session = try open(o)
-        var raw = Data()
+        var raw: [UInt8] = []
         for input in o.positional {
             let features: [Float], rows: Int
             if o.text {
@@ -41,7 +41,7 @@ enum RetrievalCommands {
                 rows = image.queryCount
             }
             if o.out != nil {
-                features.withUnsafeBufferPointer { raw.append(Data(buffer: $0)) } // little-endian on every platform we build for
+                features.withUnsafeBytes { raw.append(contentsOf: $0) } // little-endian on every platform we build for
             } else {
                 let width = features.count / rows
                 let matrix = (0..<rows).map { Array(features[($0 * width)..<(($0 + 1) * width)]) }
@@ -115,8 +115,8 @@ enum RetrievalCommands {
             try JSON.write(JSON.Search(text: text, results: Array(shown)))
         } else {
             for r in shown {
-                let itm = r.itm.map { String(format: "itm %.4f", $0) } ?? "itm    -  "
-                print(itm + String(format: "  itc %.4f  ", r.itc) + r.image)
+                let itm = r.itm.map { format("itm %.4f", $0) } ?? "itm    -  "
+                print(itm + format("  itc %.4f  ", r.itc) + r.image)
             }
         }
         if o.stats {
@@ -130,14 +130,10 @@ enum RetrievalCommands {
         var description: String { "\(count) image\(count == 1 ? "" : "s") could not be read (see above); the ranking leaves them out" }
     }
 
-    static func warn(_ s: String) { FileHandle.standardError.write(Data("blip2-edge: \(s)\n".utf8)) }
+    static func warn(_ s: String) { StandardStreams.writeError("blip2-edge: \(s)\n") }
 
-    static func write(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw FileError.cannotWrite(path: path, reason: "could not write the file")
-        }
+    static func write(_ data: [UInt8], to path: String) throws {
+        try SmallFile.write(data, to: path)
     }
 }
 
@@ -147,14 +143,13 @@ enum SearchInputs {
     static func files(_ arguments: [String]) throws -> [String] {
         var out: [String] = []
         for a in arguments {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: a, isDirectory: &isDirectory) else {
+            guard let kind = FilePaths.kind(a) else {
                 throw FileError.cannotOpen(path: a, reason: "No such file or directory")
             }
-            guard isDirectory.boolValue else { out.append(a); continue }
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: a)) ?? []
+            guard kind == .directory else { out.append(a); continue }
+            let names = FilePaths.contents(ofDirectory: a) ?? []
             for name in names.sorted() where !name.hasPrefix(".") {
-                let path = (a as NSString).appendingPathComponent(name)
+                let path = FilePaths.join(a, name)
                 if looksLikeImage(path) { out.append(path) }
             }
         }
@@ -162,9 +157,7 @@ enum SearchInputs {
     }
 
     static func looksLikeImage(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        let head = [UInt8]((try? h.read(upToCount: 8)) ?? Data())
+        guard let head = SmallFile.readHead(path, count: 8) else { return false }
         return head.starts(with: [0x89, 0x50, 0x4E, 0x47]) || head.starts(with: [0xFF, 0xD8, 0xFF])
             || (head.count >= 2 && head[0] == UInt8(ascii: "P") && (UInt8(ascii: "2")...UInt8(ascii: "6")).contains(head[1]))
     }
@@ -178,8 +171,6 @@ enum JSON {
     struct Search: Encodable { let text: String; let results: [SearchResult] }
 
     static func write<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        FileHandle.standardOutput.write(try encoder.encode(value) + [10])
+        StandardStreams.writeOutput(try JSONEncoding.text(value, sortedKeys: true) + "\n")
     }
 }

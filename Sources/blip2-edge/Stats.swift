@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -23,13 +23,13 @@ struct Stats: Encodable {
     }
 
     func report() {
-        let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
+        let ms = { (s: Double) in format("%.1f ms", s * 1000) }
         let lines = [
             "load \(ms(load)), preprocess \(ms(timings.preprocess)), vision \(ms(timings.vision)), Q-Former \(ms(timings.qformer)), prefill \(ms(timings.prefill))",
             "decode \(ms(timings.decodePerToken))/token (\(tokens) tokens), total \(ms(timings.total)) on \(threads) threads, \(kernels) kernels",
-            String(format: "peak resident %.1f MiB, model mapped %.1f MiB", Double(peakResidentBytes) / 1_048_576, Double(mappedBytes) / 1_048_576),
+            format("peak resident %.1f MiB, model mapped %.1f MiB", Double(peakResidentBytes) / 1_048_576, Double(mappedBytes) / 1_048_576),
         ]
-        FileHandle.standardError.write(Data(lines.joined(separator: "\n").utf8 + [10]))
+        StandardStreams.writeError(lines.joined(separator: "\n") + "\n")
     }
 }
 
@@ -42,9 +42,6 @@ enum JSONOutput {
     }
 
     static func print(image: String, result: GenerationResult, stats: Stats) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(Line(image: image, text: result.text, tokens: result.tokens, stats: stats))
-        FileHandle.standardOutput.write(data + [10])
+        StandardStreams.writeOutput(try JSONEncoding.text(Line(image: image, text: result.text, tokens: result.tokens, stats: stats), sortedKeys: true) + "\n")
     }
 }

@@ -1,6 +1,6 @@
 import BLIP2CommandLine
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +36,7 @@ struct ConvertOptions: ParsableArguments {
     @Option("--type", as: .oneOf("q4_0, q8_0, f16 or f32") { GGMLType(name: $0) }) var type = GGMLType.q4_0
     @Option("--tensor-type", as: .wants("PATTERN=TYPE (TYPE q4_0, q8_0, f16 or f32)") { QuantizationPlan.Override(argument: $0) })
     var overrides: [QuantizationPlan.Override] = []
-    @Option("--threads", as: .int(1...1024, "a number from 1 to 1024")) var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option("--threads", as: .int(1...1024, "a number from 1 to 1024")) var threads = Processors.available
     @Flag("--progress") var progress: Bool
     @Flag("--quiet") var quiet: Bool
 }
@@ -51,13 +51,12 @@ func runConvert(_ o: ConvertOptions) throws {
     if showProgress {
         converter.progress = { p in
             let rate = p.seconds > 0 ? Double(p.inputBytesDone) / p.seconds / 1e9 : 0
-            let line = String(format: "\r[%4ld/%4ld] %@ / %@  %.2f GB/s ", p.tensorIndex + 1, p.tensorCount,
-                              formatBytes(p.inputBytesDone), formatBytes(p.inputBytesTotal), rate)
-            FileHandle.standardError.write(Data(line.utf8))
+            StandardStreams.writeError(format("\r[%4ld/%4ld] ", p.tensorIndex + 1, p.tensorCount)
+                + "\(formatBytes(p.inputBytesDone)) / \(formatBytes(p.inputBytesTotal))  " + format("%.2f GB/s ", rate))
         }
     }
     let s = try converter.convert(input: positional[0], output: positional[1])
-    if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+    if showProgress { StandardStreams.writeError("\n") }
     guard !o.quiet else { return }
     for line in s.reportLines(output: positional[1]) { print(line) }
 }
@@ -75,12 +74,12 @@ func runInspect(_ args: [String]) throws {
     var bytesByType: [GGMLType: Int] = [:]
     for t in file.tensors {
         let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-        print("  \(t.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(t.type.description.padding(toLength: 5, withPad: " ", startingAt: 0)) \(shape.padding(toLength: 22, withPad: " ", startingAt: 0)) \(formatBytes(t.byteCount))")
+        print("  \(t.name.padded(to: width))  \(t.type.description.padded(to: 5)) \(shape.padded(to: 22)) \(formatBytes(t.byteCount))")
         bytesByType[t.type, default: 0] += t.byteCount
     }
     let params = file.tensors.reduce(0) { $0 + $1.elementCount }
     let bytes = file.tensors.reduce(0) { $0 + $1.byteCount }
-    print("\ntotal: \(params) parameters, \(formatBytes(bytes)) of tensor data (\(String(format: "%.2f", Double(bytes) * 8 / Double(max(params, 1)))) bits/weight)")
+    print("\ntotal: \(params) parameters, \(formatBytes(bytes)) of tensor data (\(format("%.2f", Double(bytes) * 8 / Double(max(params, 1)))) bits/weight)")
     for t in GGMLType.allCases { if let b = bytesByType[t] { print("  \(t): \(formatBytes(b))") } }
 }
 

@@ -66,7 +66,7 @@ final class ConverterBadInputTests: XCTestCase {
     func testCorruptConfig() throws {
         let d = try work.copy(fixture: "tiny-a", as: "m")
         try Data("{ not json".utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
-        checkFails(d, mentioning: "config.json: not a valid JSON object")
+        checkFails(d, mentioning: "config.json: not valid JSON (expected a string key at byte 2)")
     }
 
     func testShapeMismatch() throws {

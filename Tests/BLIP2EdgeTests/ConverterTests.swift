@@ -174,7 +174,7 @@ final class ConverterTests: XCTestCase {
          "size": {"height": 224, "width": 224}}
         """
         let gen = #"{"bos_token_id": 2, "eos_token_id": 50118, "pad_token_id": 1}"#
-        let c = try BLIP2Config(configJSON: Data(json.utf8), preprocessorJSON: Data(pp.utf8), generationJSON: Data(gen.utf8), imageTokenFallback: nil)
+        let c = try BLIP2Config(configJSON: Array(json.utf8), preprocessorJSON: Array(pp.utf8), generationJSON: Array(gen.utf8), imageTokenFallback: nil)
         XCTAssertEqual(c.vision.hiddenSize, 1408)
         XCTAssertEqual(c.vision.layerCount, 39)
         XCTAssertEqual(c.vision.headCount, 16)
@@ -198,7 +198,7 @@ final class ConverterTests: XCTestCase {
     /// Each value of transformers' JSON we cannot run (a requirement in ConfigFields.swift) is
     /// refused with its path, and the supported value is accepted.
     func testRejectsEachUnsupportedSetting() throws {
-        func json(_ path: String, _ value: Any?) throws -> Data {
+        func json(_ path: String, _ value: Any?) throws -> [UInt8] {
             var root: [String: Any] = ["text_config": [String: Any]()]
             if let value {
                 let keys = path.split(separator: ".").map(String.init)
@@ -209,7 +209,7 @@ final class ConverterTests: XCTestCase {
                 }
                 root = put(root, keys[...])
             }
-            return try JSONSerialization.data(withJSONObject: root)
+            return Array(try JSONSerialization.data(withJSONObject: root))
         }
         for r in BLIP2Config().requirements {
             let (ok, bad): (Any, Any) = switch r.supported {
@@ -233,22 +233,22 @@ final class ConverterTests: XCTestCase {
     }
 
     func testRejectsUnsupportedLanguageModels() {
-        let pp = Data(#"{"size": {"height": 224, "width": 224}}"#.utf8)
+        let pp = Array(#"{"size": {"height": 224, "width": 224}}"#.utf8)
         XCTAssertThrowsMessage("only OPT language models") {
-            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "llama"}, "image_token_index": 1}"#.utf8),
+            _ = try BLIP2Config(configJSON: Array(#"{"text_config": {"model_type": "llama"}, "image_token_index": 1}"#.utf8),
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
         // T5 v1.0's ReLU feed-forward is not FlanT5's gated one.
         XCTAssertThrowsMessage("only gated feed-forwards") {
-            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "t5"}, "image_token_index": 1}"#.utf8),
+            _ = try BLIP2Config(configJSON: Array(#"{"text_config": {"model_type": "t5"}, "image_token_index": 1}"#.utf8),
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
         XCTAssertThrowsMessage("the activation silu is not supported") {
-            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"model_type": "t5", "feed_forward_proj": "gated-silu"}, "image_token_index": 1}"#.utf8),
+            _ = try BLIP2Config(configJSON: Array(#"{"text_config": {"model_type": "t5", "feed_forward_proj": "gated-silu"}, "image_token_index": 1}"#.utf8),
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
         XCTAssertThrowsMessage("text_config.hidden_size should be Int") {
-            _ = try BLIP2Config(configJSON: Data(#"{"text_config": {"hidden_size": "big"}}"#.utf8),
+            _ = try BLIP2Config(configJSON: Array(#"{"text_config": {"hidden_size": "big"}}"#.utf8),
                                 preprocessorJSON: pp, generationJSON: nil, imageTokenFallback: nil)
         }
     }

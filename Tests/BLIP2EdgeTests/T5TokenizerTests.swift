@@ -175,8 +175,8 @@ final class T5TokenizerTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(fragment), "\(error) does not mention \(fragment)")
             }
         }
-        refused("not a valid JSON object", try variant("truncated", String(json.prefix(json.count / 2))))
-        refused("not a valid JSON object", try variant("empty", ""))
+        refused("tokenizer.json: not valid JSON (an unterminated string at byte", try variant("truncated", String(json.prefix(json.count / 2))))
+        refused("tokenizer.json: not valid JSON (unexpected end of the document at byte 0)", try variant("empty", ""))
         refused("need tokenizer.json", dir.file("absent"))
         refused("not a Unigram tokenizer", try variant("bpe", json.replacingOccurrences(of: "\"type\":\"Unigram\"", with: "\"type\":\"BPE\"")))
         refused("base64", try variant("charsmap", json.replacingOccurrences(of: "\"precompiled_charsmap\":\"", with: "\"precompiled_charsmap\":\"!!")))

@@ -1,3 +1,5 @@
+import BLIP2System
+
 /// Every configuration field in one table: where transformers' JSON files give it, its GGUF
 /// key, and the values we can run. Reading the JSON, writing and reading the model file's
 /// metadata and validation all walk this table; the default is the field's initial value in

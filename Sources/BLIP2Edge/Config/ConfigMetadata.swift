@@ -1,3 +1,5 @@
+import BLIP2System
+
 /// The configuration as GGUF metadata: one typed key per field of the table in
 /// ConfigFields.swift, below `blip2.`, so a model file needs no JSON beside it. Keys follow
 /// llama.cpp's naming where one exists (block_count, head_count, layer_norm_epsilon).

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// Reading transformers' JSON files (config.json, preprocessor_config.json,
 /// generation_config.json) into a resolved `BLIP2Config` by walking the field table. Absent
@@ -6,7 +6,7 @@ import Foundation
 extension BLIP2Config {
     /// `imageTokenFallback` is the tokenizer's id for `<image>`, used when config.json
     /// predates `image_token_index`.
-    public init(configJSON: Data, preprocessorJSON: Data, generationJSON: Data?, imageTokenFallback: Int?) throws(ConfigError) {
+    public init(configJSON: [UInt8], preprocessorJSON: [UInt8], generationJSON: [UInt8]?, imageTokenFallback: Int?) throws(ConfigError) {
         self.init()
         var json: [ConfigField.JSONFile: JSONValue] = [
             .config: try .object(configJSON, file: ConfigField.JSONFile.config.rawValue),
@@ -52,7 +52,7 @@ extension BLIP2Config {
     /// What a checkpoint's config.json describes: the retrieval model by its class name, else
     /// the captioning model with the language model its text_config names (whose settings
     /// the requirements then check).
-    public static func family(configJSON: Data) throws(ConfigError) -> ModelFamily {
+    public static func family(configJSON: [UInt8]) throws(ConfigError) -> ModelFamily {
         family(try .object(configJSON, file: ConfigField.JSONFile.config.rawValue))
     }
 

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A file written under a temporary name in its final folder and renamed into place only
 /// when complete, so a failed, crashed or interrupted run never leaves a partial file
@@ -11,13 +14,12 @@ final class AtomicOutputFile {
 
     init(finalPath: String) throws(FileError) {
         self.finalPath = finalPath
-        let url = URL(fileURLWithPath: finalPath)
-        let folder = url.deletingLastPathComponent().path
+        let folder = FilePaths.folder(of: finalPath)
         // The name is registered for removal before the file exists (unlike mkstemp, which
         // creates first): a signal at any moment then removes the file or finds none.
         var attempts = 0
         while true {
-            let candidate = (folder as NSString).appendingPathComponent(".\(url.lastPathComponent).partial-\(Self.randomSuffix())")
+            let candidate = FilePaths.join(folder, ".\(FilePaths.lastComponent(of: finalPath)).partial-\(Self.randomSuffix())")
             InterruptCleanup.register(candidate)
             let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 {
@@ -93,7 +95,7 @@ final class AtomicOutputFile {
 /// can arrive, because a handler may only call async-signal-safe functions (unlink, raise).
 enum InterruptCleanup {
     nonisolated(unsafe) private static var path: UnsafeMutablePointer<CChar>?
-    private static let lock = NSLock()
+    private static let lock = Lock()
 
     static func register(_ p: String) {
         lock.lock()

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import BLIP2System
 
 /// What a finished conversion did.
 public struct ConversionSummary: Sendable {
@@ -36,7 +36,7 @@ public struct Converter {
     public var chunkBytes = 16 << 20
     public var progress: (@Sendable (ConversionProgress) -> Void)?
 
-    public init(plan: QuantizationPlan, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(plan: QuantizationPlan, threads: Int = Processors.available) {
         self.plan = plan
         self.threads = max(1, threads)
     }
@@ -60,16 +60,16 @@ public struct Converter {
 
     func prepare(input: String) throws -> Prepared {
         let checkpoint = try Checkpoint(path: input)
-        func sidecar(_ name: String, required: Bool) throws -> Data? {
+        func sidecar(_ name: String, required: Bool) throws -> [UInt8]? {
             let path = checkpoint.sidecar(name)
-            guard FileManager.default.fileExists(atPath: path) else {
+            guard FilePaths.exists(path) else {
                 if required { throw ConversionError.missingSidecar(path: path) }
                 return nil
             }
             return try SmallFile.read(path)
         }
-        let configJSON = try sidecar("config.json", required: true) ?? Data()
-        let preprocessorJSON = try sidecar("preprocessor_config.json", required: true) ?? Data()
+        let configJSON = try sidecar("config.json", required: true) ?? []
+        let preprocessorJSON = try sidecar("preprocessor_config.json", required: true) ?? []
         let generationJSON = try sidecar("generation_config.json", required: false)
         let family = try BLIP2Config.family(configJSON: configJSON)
         let vocabulary = family == .opt ? try TokenizerVocabulary(directory: checkpoint.directory) : nil
@@ -119,7 +119,7 @@ public struct Converter {
 
         var metadata = GGUFMetadata()
         metadata.set("general.architecture", .string(BLIP2Config.architecture))
-        metadata.set("general.name", .string(URL(fileURLWithPath: checkpoint.directory).standardized.lastPathComponent))
+        metadata.set("general.name", .string(FilePaths.lastComponent(of: FilePaths.resolved(checkpoint.directory) ?? checkpoint.directory)))
         metadata.set("general.file_type", .uint32(Self.ggmlFileType(plan.fileType)))
         metadata.set("general.quantization_version", .uint32(2))
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
@@ -161,7 +161,7 @@ public struct Converter {
 
     @discardableResult
     public func convert(input: String, output: String) throws -> ConversionSummary {
-        let start = DispatchTime.now()
+        let start = Clock.monotonicNanoseconds()
         let prepared = try prepare(input: input)
         try checkOutputPath(output, inputs: prepared.checkpoint.files.map(\.path))
         let layout = GGUFLayout(metadata: prepared.metadata, tensors: prepared.tensors)
@@ -290,17 +290,15 @@ public struct Converter {
     }
 
     private func checkOutputPath(_ output: String, inputs: [String]) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ConversionError.outputIsDirectory(path: output)
-        }
-        let resolved = URL(fileURLWithPath: output).resolvingSymlinksInPath().path
-        if inputs.contains(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == resolved }) {
+        if FilePaths.isDirectory(output) { throw ConversionError.outputIsDirectory(path: output) }
+        // An output that does not exist yet cannot be an input.
+        guard let resolved = FilePaths.resolved(output) else { return }
+        if inputs.contains(where: { FilePaths.resolved($0) == resolved }) {
             throw ConversionError.outputIsInput(path: output)
         }
     }
 
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    static func seconds(since start: UInt64) -> Double {
+        Double(Clock.monotonicNanoseconds() - start) / 1e9
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case notFound(path: String)
@@ -34,30 +34,28 @@ struct Checkpoint: Sendable {
     /// Opens a `.safetensors` file, a sharded checkpoint's `model.safetensors.index.json`, or
     /// a model directory holding either.
     init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointError.notFound(path: path)
-        }
+        guard let kind = FilePaths.kind(path) else { throw CheckpointError.notFound(path: path) }
         let shardPaths: [String]
-        if isDirectory.boolValue {
+        if kind == .directory {
             directory = path
-            let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
-            let single = (path as NSString).appendingPathComponent("model.safetensors")
-            if FileManager.default.fileExists(atPath: index) {
+            let index = FilePaths.join(path, "model.safetensors.index.json")
+            let single = FilePaths.join(path, "model.safetensors")
+            if FilePaths.exists(index) {
                 shardPaths = try Self.shards(fromIndex: index)
-            } else if FileManager.default.fileExists(atPath: single) {
+            } else if FilePaths.exists(single) {
                 shardPaths = [single]
             } else {
                 throw CheckpointError.noWeights(directory: path)
             }
         } else {
-            directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+            let folder = FilePaths.folder(of: path)
+            directory = folder.isEmpty ? "." : folder
             shardPaths = path.hasSuffix(".json") ? try Self.shards(fromIndex: path) : [path]
         }
         var files: [SafetensorsFile] = []
         var tensors: [String: (file: Int, tensor: SafetensorsTensor)] = [:]
         for shard in shardPaths {
-            guard FileManager.default.fileExists(atPath: shard) else {
+            guard FilePaths.exists(shard) else {
                 throw CheckpointError.missingFile(path: shard, neededFor: "the weights listed in the index")
             }
             let file = try SafetensorsFile(path: shard)
@@ -75,24 +73,20 @@ struct Checkpoint: Sendable {
 
     /// Path of a file that sits beside the weights (config.json, vocab.json, ...).
     func sidecar(_ name: String) -> String {
-        (directory as NSString).appendingPathComponent(name)
+        FilePaths.join(directory, name)
     }
 
     /// The shard files an index names, sorted. Names must be plain file names in the
     /// index's folder: an index cannot point us elsewhere on the disk. Which shard the index
     /// says holds a tensor does not matter: each shard's own header says what it holds.
     private static func shards(fromIndex indexPath: String) throws -> [String] {
-        struct Index: Decodable { let weight_map: [String: String] }
         let data = try SmallFile.read(indexPath)
-        let index: Index
-        do {
-            index = try JSONDecoder().decode(Index.self, from: data)
-        } catch {
+        guard let weightMap = (try? JSONValue.parse(data))?.object?["weight_map"]?.stringObject else {
             throw CheckpointError.invalidIndex(path: indexPath, reason: "expected a JSON object with a weight_map of tensor name to file name")
         }
-        let folder = (indexPath as NSString).deletingLastPathComponent
+        let folder = FilePaths.folder(of: indexPath)
         var files = Set<String>()
-        for (name, file) in index.weight_map {
+        for (name, file) in weightMap {
             guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
                 throw CheckpointError.invalidIndex(path: indexPath, reason: "tensor \(name) maps to \"\(file)\", which is not a file name in the index's folder")
             }
@@ -101,6 +95,6 @@ struct Checkpoint: Sendable {
         guard !files.isEmpty else {
             throw CheckpointError.invalidIndex(path: indexPath, reason: "weight_map is empty")
         }
-        return files.sorted().map { folder.isEmpty ? $0 : (folder as NSString).appendingPathComponent($0) }
+        return files.sorted().map { FilePaths.join(folder, $0) }
     }
 }

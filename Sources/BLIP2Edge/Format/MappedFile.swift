@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import BLIP2System
 
 /// A whole file mapped read-only into memory. The mapping lives exactly as long as this
 /// object; views handed out (`bytes`) must not outlive it, so holders keep a reference.
@@ -54,7 +55,3 @@ final class MappedFile: @unchecked Sendable {
     }
 }
 
-/// `code` defaults to the current errno; a caller passes one it saved before other calls.
-func errnoString(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Element types named in safetensors headers.
 enum SafetensorsDType: String, Sendable, CaseIterable {
@@ -109,12 +112,8 @@ final class SafetensorsFile: @unchecked Sendable {
         guard header.first == UInt8(ascii: "{") else {
             throw SafetensorsError.notSafetensors(path: path, reason: "header does not start with a JSON object")
         }
-        let entries: [String: HeaderEntry]
-        do {
-            entries = try JSONDecoder().decode([String: HeaderEntry].self, from: Data(header))
-        } catch let e as SafetensorsError {
-            throw e
-        } catch {
+        guard let root = (try? JSONValue.parse(header))?.object,
+              case let entries = root.compactMapValues(HeaderEntry.init), entries.count == root.count else {
             throw SafetensorsError.invalidHeader(path: path, reason: "header is not the JSON object of tensor entries safetensors requires")
         }
         let dataStart = 8 + Int(headerLength)
@@ -176,8 +175,8 @@ final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// A header value: a tensor entry, or the string map under "__metadata__".
-    private enum HeaderEntry: Decodable {
-        struct Tensor: Decodable {
+    private enum HeaderEntry {
+        struct Tensor {
             let dtype: String
             let shape: [Int]
             let data_offsets: [Int]
@@ -185,12 +184,17 @@ final class SafetensorsFile: @unchecked Sendable {
         case tensor(Tensor)
         case metadata([String: String])
 
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let t = try? c.decode(Tensor.self) {
-                self = .tensor(t)
+        /// Nil for a value that is neither (other keys in a tensor entry are ignored, as
+        /// the safetensors crate does).
+        init?(_ v: JSONValue) {
+            guard let o = v.object else { return nil }
+            if let dtype = o["dtype"]?.string,
+               let shape = o["shape"]?.intArray, let offsets = o["data_offsets"]?.intArray {
+                self = .tensor(Tensor(dtype: dtype, shape: shape, data_offsets: offsets))
+            } else if let strings = v.stringObject {
+                self = .metadata(strings)
             } else {
-                self = .metadata(try c.decode([String: String].self))
+                return nil
             }
         }
     }

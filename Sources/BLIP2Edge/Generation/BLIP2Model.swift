@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A BLIP-2 model file opened for use: weights mapped (never copied), configuration,
 /// tokenizer and image preprocessing read from the file. Thread-safe and shareable: each

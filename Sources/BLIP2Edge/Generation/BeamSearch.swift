@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Beam search as transformers 5 does it (`GenerationMixin._beam_search`), step for step:
 /// log-softmax, processors on log-probabilities, the top 2 x beams continuations of all

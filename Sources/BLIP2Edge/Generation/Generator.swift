@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Decoding loops over the language model: greedy, sampling, and beam search, each with
 /// transformers' semantics so that token ids match `generate` for the same settings.
@@ -38,7 +41,7 @@ struct Generator {
         model.makeCache(capacity: capacity, halfPrecision: halfPrecisionCache)
     }
 
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    static func now() -> Double { BLIP2System.Clock.monotonicSeconds() }
 
     // MARK: - Greedy and sampling
 

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A model's working state for one thread: the towers' scratch buffers and a thread pool,
 /// sized once. The weights are shared; make one session per thread that runs the model.
@@ -25,7 +25,7 @@ public final class Session: @unchecked Sendable {
         // Sizes come from the file: refuse what the machine cannot hold rather than crash
         // in an allocation. The towers are measured by making them with a counting arena.
         let needed = Self.makeTowers(model, size, ScratchArena.counting()).bytes
-        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let available = SystemInfo.physicalMemory
         guard needed <= available else {
             throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
         }
@@ -158,14 +158,14 @@ public final class Session: @unchecked Sendable {
         timings.prefill = clock.prefill
         timings.decodePerToken = clock.steps > 0 ? clock.decode / Double(clock.steps) : 0
         timings.total = Generator.now() - start
-        let text = model.tokenizer.decode(tokens).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = model.tokenizer.decode(tokens).trimmed()
         return GenerationResult(text: text, tokens: tokens, timings: timings)
     }
 
     /// Answers a question about an image.
     public func ask(image: RGBImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
                     parameters: GenerationParameters? = nil) throws -> GenerationResult {
-        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !question.trimmed().isEmpty else {
             throw RuntimeError.invalidInput("the question is empty")
         }
         return try ask(try encode(image: image), question: question, style: style, parameters: parameters)
@@ -175,7 +175,7 @@ public final class Session: @unchecked Sendable {
     public func ask(_ image: ProjectedImage, question: String, style: BLIP2Model.PromptStyle = .shortAnswer,
                     parameters: GenerationParameters? = nil,
                     onToken: ((Int) -> Bool)? = nil) throws -> GenerationResult {
-        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !question.trimmed().isEmpty else {
             throw RuntimeError.invalidInput("the question is empty")
         }
         return try generate(image, prompt: style.prompt(for: question), parameters: parameters ?? model.defaultQuestionParameters,
@@ -267,7 +267,7 @@ extension Session {
 
 /// A flag one thread sets and another reads.
 final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var value = false
     func set(_ v: Bool) { lock.lock(); value = v; lock.unlock() }
     func get() -> Bool { lock.lock(); defer { lock.unlock() }; return value }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A search's cache of image features: per image file content (its SHA-256), the ITC features
 /// a model computed, so a second search over the same images runs no vision tower. One file per
@@ -31,7 +31,7 @@ public final class ImageIndex {
         fingerprint = Self.fingerprint(model.gguf)
         queryCount = model.config.queryTokenCount
         width = model.config.imageTextHiddenSize
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        guard FilePaths.exists(path) else { return }
         do {
             try load(try SmallFile.read(path, limit: Self.maxBytes))
         } catch let e as FileError {
@@ -70,8 +70,7 @@ public final class ImageIndex {
         let description: String
     }
 
-    private func load(_ data: Data) throws {
-        let b = [UInt8](data)
+    private func load(_ b: [UInt8]) throws {
         var p = 0
         func take(_ n: Int) throws -> ArraySlice<UInt8> {
             guard n >= 0, p + n <= b.count else { throw Damaged(description: "\(path): the index is truncated") }

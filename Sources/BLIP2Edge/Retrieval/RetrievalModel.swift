@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// An image-text retrieval model file opened for use (transformers' Blip2ForImageTextRetrieval,
 /// `blip2-itm-vit-g`): weights mapped, never copied; the BERT tokenizer and the image

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A retrieval model's working state for one thread: the towers' scratch and a thread pool.
 /// Encode an image once, then score it against any number of texts.
@@ -11,7 +14,7 @@ public final class RetrievalSession: @unchecked Sendable {
 
     public init(model: RetrievalModel, threads: Int = 0) throws {
         let needed = Self.makeTowers(model, ScratchArena.counting()).bytes
-        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let available = SystemInfo.physicalMemory
         guard needed <= available else {
             throw RuntimeError.outOfMemory(what: "a session: the model's configuration needs \(needed >> 20) MiB of working memory, the machine has \(available >> 20) MiB")
         }
@@ -84,5 +87,5 @@ public final class RetrievalSession: @unchecked Sendable {
 }
 
 private extension Float {
-    func exp() -> Float { Foundation.exp(self) }
+    func exp() -> Float { Glibc.exp(self) }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A byte-level BPE vocabulary as GGUF stores it (`tokenizer.ggml.*`): tokens by id, their
 /// kinds, the merges in rank order, and the special ids.
@@ -55,34 +55,41 @@ public enum TokenizerFileError: Error, Equatable, CustomStringConvertible {
 /// with special tokens from `tokenizer_config.json` / `special_tokens_map.json`.
 extension TokenizerVocabulary {
     public init(directory: String) throws {
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
-        func read(_ name: String) throws -> Data { try SmallFile.read(path(name)) }
-        func json<T: Decodable>(_ name: String, as _: T.Type) throws -> T {
-            do { return try JSONDecoder().decode(T.self, from: try read(name)) } catch let e as FileError { throw e } catch {
-                throw TokenizerFileError.invalid(file: path(name), reason: "not the JSON this file should hold")
+        func path(_ name: String) -> String { FilePaths.join(directory, name) }
+        func exists(_ name: String) -> Bool { FilePaths.exists(path(name)) }
+        func read(_ name: String) throws -> [UInt8] { try SmallFile.read(path(name)) }
+        func json<T>(_ name: String, as decode: (JSONValue) throws(WrongField) -> T) throws -> T {
+            let value: JSONValue
+            do { value = try JSONValue.parse(try read(name)) } catch let e as FileError { throw e } catch {
+                throw TokenizerFileError.invalid(file: path(name), reason: "not valid JSON (\(error))")
             }
+            do { return try decode(value) } catch {
+                throw TokenizerFileError.invalid(file: path(name), reason: "\(error.name) is not what this file should hold there")
+            }
+        }
+        func vocabulary(_ v: JSONValue) throws(WrongField) -> [String: Int] {
+            guard let vocab = v.vocabulary else { throw WrongField(name: "the top level") }
+            return vocab
         }
 
         var vocab: [String: Int]
         var merges: [String]
         var added: [(token: String, id: Int, special: Bool?)] = []
         if exists("tokenizer.json") {
-            let fast = try json("tokenizer.json", as: FastTokenizerFile.self)
-            guard fast.model.type == nil || fast.model.type == "BPE" else {
-                throw TokenizerFileError.invalid(file: path("tokenizer.json"), reason: "model type \(fast.model.type ?? "") is not BPE")
+            let fast = try json("tokenizer.json", as: FastTokenizerFile.init)
+            guard fast.modelType == nil || fast.modelType == "BPE" else {
+                throw TokenizerFileError.invalid(file: path("tokenizer.json"), reason: "model type \(fast.modelType ?? "") is not BPE")
             }
-            vocab = fast.model.vocab
-            merges = fast.model.merges.map(\.joined)
-            added = (fast.added_tokens ?? []).map { ($0.content, $0.id, $0.special) }
+            vocab = fast.vocab
+            merges = fast.merges
+            added = fast.added
         } else if exists("vocab.json") && exists("merges.txt") {
-            vocab = try json("vocab.json", as: [String: Int].self)
-            guard let text = String(data: try read("merges.txt"), encoding: .utf8) else {
+            vocab = try json("vocab.json", as: vocabulary)
+            guard let text = String(validating: try read("merges.txt"), as: UTF8.self) else {
                 throw TokenizerFileError.invalid(file: path("merges.txt"), reason: "not UTF-8 text")
             }
             merges = []
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let l = line.hasSuffix("\r") ? line.dropLast() : line
+            for (n, l) in text.textLines().enumerated() {
                 if l.isEmpty || (n == 0 && l.hasPrefix("#version")) { continue }
                 guard l.split(separator: " ", omittingEmptySubsequences: false).count == 2 else {
                     throw TokenizerFileError.invalid(file: path("merges.txt"), reason: "line \(n + 1) is not two tokens separated by a space")
@@ -90,16 +97,16 @@ extension TokenizerVocabulary {
                 merges.append(String(l))
             }
             if exists("added_tokens.json") {
-                added = try json("added_tokens.json", as: [String: Int].self).map { ($0.key, $0.value, nil) }
+                added = try json("added_tokens.json", as: vocabulary).map { ($0.key, $0.value, nil) }
             }
         } else {
             throw TokenizerFileError.missing(directory: directory)
         }
 
-        let config = exists("tokenizer_config.json") ? try json("tokenizer_config.json", as: TokenizerConfigFile.self) : nil
-        let specialMap = exists("special_tokens_map.json") ? try json("special_tokens_map.json", as: SpecialTokensFile.self) : nil
-        for (idString, entry) in config?.added_tokens_decoder ?? [:] {
-            guard let id = Int(idString) else { continue }
+        let config = exists("tokenizer_config.json") ? try json("tokenizer_config.json", as: TokenizerConfigFile.init) : nil
+        let specialMap = exists("special_tokens_map.json") ? try json("special_tokens_map.json", as: SpecialTokens.init) : nil
+        for entry in config?.addedTokensDecoder ?? [] {
+            guard let id = Int(entry.id) else { continue }
             added.append((entry.content, id, entry.special))
         }
 
@@ -122,8 +129,8 @@ extension TokenizerVocabulary {
         var index: [String: Int] = [:]
         for (i, t) in tokens.enumerated() where index[t] == nil { index[t] = i }
 
-        func specialId(_ configured: SpecialToken?, _ mapped: SpecialToken?, default name: String) throws -> Int {
-            let name = configured?.content ?? mapped?.content ?? name
+        func specialId(_ configured: String?, _ mapped: String?, default name: String) throws -> Int {
+            let name = configured ?? mapped ?? name
             guard let id = index[name] else {
                 throw TokenizerFileError.invalid(file: directory, reason: "special token \(name) is not in the vocabulary")
             }
@@ -131,10 +138,10 @@ extension TokenizerVocabulary {
             return id
         }
         // OPT's defaults: <s>/</s> conventions as GPT2Tokenizer saves them for facebook/opt-*.
-        let bos = try specialId(config?.bos_token, specialMap?.bos_token, default: "</s>")
-        let eos = try specialId(config?.eos_token, specialMap?.eos_token, default: "</s>")
-        let unk = try specialId(config?.unk_token, specialMap?.unk_token, default: "</s>")
-        let pad = try specialId(config?.pad_token, specialMap?.pad_token, default: "<pad>")
+        let bos = try specialId(config?.special.bos, specialMap?.bos, default: "</s>")
+        let eos = try specialId(config?.special.eos, specialMap?.eos, default: "</s>")
+        let unk = try specialId(config?.special.unk, specialMap?.unk, default: "</s>")
+        let pad = try specialId(config?.special.pad, specialMap?.pad, default: "<pad>")
         if let s = index["<s>"] { special.insert(s) }
 
         self.tokens = tokens
@@ -146,69 +153,97 @@ extension TokenizerVocabulary {
         self.eosTokenId = eos
         self.unknownTokenId = unk
         self.paddingTokenId = pad
-        self.addBOS = config?.add_bos_token ?? true
+        self.addBOS = config?.addBOS ?? true
     }
 }
 
 // MARK: - HuggingFace's JSON, field names as written
 
-private struct FastTokenizerFile: Decodable {
-    struct Model: Decodable {
-        var type: String?
-        var vocab: [String: Int]
-        var merges: [Merge]
+/// A field of one of the tokenizer's JSON files that is not what the file should hold.
+private struct WrongField: Error { let name: String }
+
+private extension JSONValue {
+    /// `self[name]` read by `read`; nil when absent or null, an error when of another kind.
+    func field<T>(_ name: String, _ read: (JSONValue) -> T?) throws(WrongField) -> T? {
+        guard let v = object?[name], v != .null else { return nil }
+        guard let x = read(v) else { throw WrongField(name: name) }
+        return x
     }
+
+    func required<T>(_ name: String, _ read: (JSONValue) -> T?) throws(WrongField) -> T {
+        guard let x = try field(name, read) else { throw WrongField(name: name) }
+        return x
+    }
+
+    /// A vocabulary: token text to id.
+    var vocabulary: [String: Int]? {
+        guard let o = object else { return nil }
+        var out: [String: Int] = [:]
+        out.reserveCapacity(o.count)
+        for (k, v) in o {
+            guard let id = v.int else { return nil }
+            out[k] = id
+        }
+        return out
+    }
+
     /// `tokenizers` writes merges as "a b" strings (older) or ["a", "b"] pairs (newer).
-    struct Merge: Decodable {
-        let joined: String
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let s = try? c.decode(String.self) {
-                joined = s
-            } else {
-                let pair = try c.decode([String].self)
-                guard pair.count == 2 else {
-                    throw DecodingError.dataCorruptedError(in: c, debugDescription: "merge is not a pair")
-                }
-                joined = pair[0] + " " + pair[1]
-            }
-        }
+    var merge: String? {
+        if let s = string { return s }
+        guard let pair = stringArray, pair.count == 2 else { return nil }
+        return pair[0] + " " + pair[1]
     }
-    struct Added: Decodable {
-        var id: Int
-        var content: String
-        var special: Bool?
-    }
-    var model: Model
-    var added_tokens: [Added]?
+
+    /// A special token is written either as its text or as an AddedToken object.
+    var specialToken: String? { string ?? object?["content"]?.string }
 }
 
-/// A special token is written either as its text or as an AddedToken object.
-private struct SpecialToken: Decodable {
-    let content: String
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) {
-            content = s
-        } else {
-            struct Object: Decodable { var content: String }
-            content = try c.decode(Object.self).content
+private struct FastTokenizerFile {
+    var modelType: String?
+    var vocab: [String: Int]
+    var merges: [String]
+    var added: [(token: String, id: Int, special: Bool?)]
+
+    init(_ json: JSONValue) throws(WrongField) {
+        let model = try json.required("model") { $0.object != nil ? $0 : nil }
+        modelType = try model.field("type", \.string)
+        vocab = try model.required("vocab", \.vocabulary)
+        merges = try model.required("merges") { m in m.array.flatMap { a in
+            var out: [String] = []
+            out.reserveCapacity(a.count)
+            for x in a { guard let s = x.merge else { return nil }; out.append(s) }
+            return out
+        } }
+        added = []
+        for entry in try json.field("added_tokens", \.array) ?? [] {
+            added.append((try entry.required("content", \.string), try entry.required("id", \.int), try entry.field("special", \.bool)))
         }
     }
 }
 
-private struct TokenizerConfigFile: Decodable {
-    struct AddedDecoder: Decodable {
-        var content: String
-        var special: Bool?
+private struct SpecialTokens {
+    var bos, eos, unk, pad: String?
+
+    init(_ json: JSONValue) throws(WrongField) {
+        bos = try json.field("bos_token", \.specialToken)
+        eos = try json.field("eos_token", \.specialToken)
+        unk = try json.field("unk_token", \.specialToken)
+        pad = try json.field("pad_token", \.specialToken)
     }
-    var add_bos_token: Bool?
-    var bos_token, eos_token, unk_token, pad_token: SpecialToken?
-    var added_tokens_decoder: [String: AddedDecoder]?
 }
 
-private struct SpecialTokensFile: Decodable {
-    var bos_token, eos_token, unk_token, pad_token: SpecialToken?
+private struct TokenizerConfigFile {
+    var addBOS: Bool?
+    var special: SpecialTokens
+    var addedTokensDecoder: [(id: String, content: String, special: Bool?)] = []
+
+    init(_ json: JSONValue) throws(WrongField) {
+        addBOS = try json.field("add_bos_token", \.bool)
+        special = try SpecialTokens(json)
+        for (id, entry) in try json.field("added_tokens_decoder", \.object) ?? [:] {
+            addedTokensDecoder.append((id, try entry.required("content", \.string), try entry.field("special", \.bool)))
+        }
+    }
 }
 
 /// Reading the vocabulary back from a model file's `tokenizer.ggml.*` keys.

@@ -1,3 +1,5 @@
+import BLIP2System
+
 /// Flan-T5's tokenizer as transformers 5 runs it (T5Tokenizer on the `tokenizers` backend).
 ///
 /// Encoding: special added tokens (`</s>`, `<extra_id_0>`, ...) are cut out of the raw text first,
@@ -216,7 +218,7 @@ public struct UnigramTokenizer: Sendable {
         var t = text
         for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
                            (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
-            t = t.replacingOccurrences(of: from, with: to)
+            t = t.replacingAll(from, with: to)
         }
         return t
     }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A SentencePiece Unigram vocabulary as transformers' T5Tokenizer (flan-t5) uses it: pieces with
 /// their log-probability scores, SentencePiece's normalization rules, and the added tokens
@@ -100,11 +100,12 @@ public struct UnigramVocabulary: Sendable, Equatable {
 /// `tokenizer_config.json` (T5's defaults `</s>`, `<unk>`, `<pad>` otherwise).
 extension UnigramVocabulary {
     public init(directory: String) throws {
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+        func path(_ name: String) -> String { FilePaths.join(directory, name) }
+        func exists(_ name: String) -> Bool { FilePaths.exists(path(name)) }
         func json(_ name: String) throws -> JSONValue {
-            do { return try JSONValue.object(try SmallFile.read(path(name)), file: path(name)) } catch let e as ConfigError {
-                throw TokenizerFileError.invalid(file: path(name), reason: e.description)
+            // The reason alone: TokenizerFileError names the file.
+            do { return try JSONValue.object(try SmallFile.read(path(name)), file: path(name)) } catch let ConfigError.invalid(_, reason) {
+                throw TokenizerFileError.invalid(file: path(name), reason: reason)
             }
         }
         func invalid(_ reason: String) -> TokenizerFileError { .invalid(file: path("tokenizer.json"), reason: reason) }
@@ -157,8 +158,8 @@ extension UnigramVocabulary {
         var charsMap: [UInt8] = []
         for n in fast["normalizer"].map({ $0["type"]?.string == "Sequence" ? ($0["normalizers"]?.list ?? []) : [$0] }) ?? [] {
             guard n["type"]?.string == "Precompiled", let encoded = n["precompiled_charsmap"]?.string else { continue }
-            guard let blob = Data(base64Encoded: encoded) else { throw invalid("precompiled_charsmap is not base64") }
-            charsMap = [UInt8](blob)
+            guard let blob = Base64.decode(encoded.utf8) else { throw invalid("precompiled_charsmap is not base64") }
+            charsMap = blob
             do { _ = try PrecompiledCharsMap(charsMap) } catch { throw invalid(error.description) }
             break
         }

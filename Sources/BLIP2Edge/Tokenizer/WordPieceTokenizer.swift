@@ -1,4 +1,7 @@
-import Foundation
+// NFD, as BertNormalizer's strip_accents applies it: the standard library's own normalizer
+// (what FoundationEssentials' decomposedStringWithCanonicalMapping calls), reached through
+// its SPI because the public spelling lives in Foundation.
+@_spi(_Unicode) import Swift
 
 /// BERT's tokenizer as transformers runs it for BLIP-2's Q-Former (BertTokenizer on the
 /// `tokenizers` backend): special tokens matched whole in the raw text; then the
@@ -63,8 +66,7 @@ public final class WordPieceTokenizer: Sendable {
             }
         }
         if vocabulary.stripAccents {
-            let decomposed = String(String.UnicodeScalarView(out)).decomposedStringWithCanonicalMapping
-            out = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+            out = String(String.UnicodeScalarView(out))._nfd.filter { $0.properties.generalCategory != .nonspacingMark }
         }
         if vocabulary.lowerCase {
             // Per scalar, as Rust's char::to_lowercase: no context (a final sigma stays σ).

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// BERT's WordPiece vocabulary and normalizer settings, as a retrieval model file stores them
 /// (`tokenizer.ggml.model` "bert", llama.cpp's key names where it has them).
@@ -81,11 +81,12 @@ public struct WordPieceVocabulary: Sendable, Equatable {
 /// transformers adds them.
 extension WordPieceVocabulary {
     public init(directory: String) throws {
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+        func path(_ name: String) -> String { FilePaths.join(directory, name) }
+        func exists(_ name: String) -> Bool { FilePaths.exists(path(name)) }
         func json(_ name: String) throws -> JSONValue {
-            do { return try JSONValue.object(try SmallFile.read(path(name)), file: path(name)) } catch let e as ConfigError {
-                throw TokenizerFileError.invalid(file: path(name), reason: e.description)
+            // The reason alone: TokenizerFileError names the file.
+            do { return try JSONValue.object(try SmallFile.read(path(name)), file: path(name)) } catch let ConfigError.invalid(_, reason) {
+                throw TokenizerFileError.invalid(file: path(name), reason: reason)
             }
         }
         func invalid(_ file: String, _ reason: String) -> TokenizerFileError { .invalid(file: path(file), reason: reason) }
@@ -120,10 +121,10 @@ extension WordPieceVocabulary {
             }
             maxCharactersPerWord = fast["model.max_input_chars_per_word"]?.int ?? 100
         } else if exists("vocab.txt") {
-            guard let text = String(data: try SmallFile.read(path("vocab.txt")), encoding: .utf8) else {
+            guard let text = String(validating: try SmallFile.read(path("vocab.txt")), as: UTF8.self) else {
                 throw invalid("vocab.txt", "not UTF-8 text")
             }
-            var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+            var lines = text.textLines()
             if lines.last == "" { lines.removeLast() }
             for (id, token) in lines.enumerated() { byId[id] = token }
             lowerCase = config?["do_lower_case"]?.bool ?? true

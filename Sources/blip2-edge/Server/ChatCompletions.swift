@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// POST /v1/chat/completions in OpenAI's format, so that its clients work unchanged.
 ///
@@ -21,7 +21,7 @@ struct ChatCompletions {
         guard request.contentType == "application/json" || request.contentType.isEmpty else {
             throw HTTPError.unsupportedMediaType("the body must be JSON (Content-Type: application/json), not \(request.contentType)")
         }
-        guard case let .object(body) = try JSONNode.parse(request.body) else { throw HTTPError.badRequest("the body must be a JSON object") }
+        guard case let .object(body) = try JSONNode.parseBody(request.body) else { throw HTTPError.badRequest("the body must be a JSON object") }
         let fields = JSONFields(object: body)
         let input = try Self.input(body["messages"])
         if let n = try fields.int("n", in: 1...1_000_000), n != 1 { throw HTTPError.badRequest("n must be 1: one reply per request") }
@@ -34,7 +34,7 @@ struct ChatCompletions {
             throw HTTPError.badRequest("this server runs a retrieval model, which cannot write text: use POST /v1/match")
         }
         let image = try RequestImage.decode(input.image)
-        let question = input.question.trimmingCharacters(in: .whitespacesAndNewlines)
+        let question = input.question.trimmed()
         try GenerationOptions.checkLength(question, "question")
         let prompt = question.isEmpty ? nil : style.prompt(for: question)
         var parameters = try options.parameters(defaults: question.isEmpty ? model.defaultCaptionParameters : model.defaultQuestionParameters,
@@ -42,7 +42,7 @@ struct ChatCompletions {
         let promptTokens = model.inputTokenCount(prompt: prompt)
         let budget = model.sequenceBudget(prompt: prompt)
         try options.fit(&parameters, prefixLength: budget.prefixLength, context: budget.context)
-        let id = "chatcmpl-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let id = "chatcmpl-" + (0..<12).map { _ in format( "%02x", UInt8.random(in: 0...255)) }.joined()
         let eos = model.config.generation.eosTokenIds
 
         return try ModelRunner.run(pool, exchange, state: state) { session, watcher in
@@ -50,12 +50,12 @@ struct ChatCompletions {
                 let result = try session.generate(image: image, prompt: prompt, parameters: parameters) { _ in !watcher.isGone }
                 state.metrics.generation(tokens: result.tokens.count, timings: result.timings)
                 let usage = Usage(prompt_tokens: promptTokens, completion_tokens: result.tokens.count)
-                return .json(Completion(id: id, created: Int(Date().timeIntervalSince1970), model: state.modelID,
+                return .json(Completion(id: id, created: Clock.unixTime(), model: state.modelID,
                                         choices: [.init(message: .init(content: result.text), finish_reason: Self.finishReason(result.tokens, eos))],
                                         usage: usage))
             }
             let events = exchange.startStream(headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
-            let created = Int(Date().timeIntervalSince1970)
+            let created = Clock.unixTime()
             func chunk(_ delta: Delta, finish: String? = nil, usage: Usage? = nil, choices: Bool = true) -> String {
                 JSONBody.string(Chunk(id: id, created: created, model: state.modelID,
                                       choices: choices ? [.init(delta: delta, finish_reason: finish)] : [], usage: usage))

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// The limits and timeouts of every connection.
 struct ServerLimits: Sendable {
@@ -230,7 +230,7 @@ final class HTTPConnection {
             let line = try readLine(requestDeadline)
             // Chunk extensions (after ';') are allowed and ignored.
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
-            let hex = String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .init(charactersIn: " \t"))
+            let hex = String(decoding: sizeText, as: UTF8.self).trimmingSpacesAndTabs()
             // Hex digits only: Int(_:radix:) also takes a sign, and "-8" would be a negative size
             // (found by the http fuzz target: it crashed the server).
             guard !hex.isEmpty, hex.count <= 15, hex.utf8.allSatisfy({ HTTPRequestParser.hexValue($0) != nil }),

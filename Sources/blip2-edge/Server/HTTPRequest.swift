@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// One parsed request. Header names are lower-cased; the body is complete (de-chunked).
 struct HTTPRequest {
@@ -17,13 +17,13 @@ struct HTTPRequest {
     /// to keep it.
     var keepAlive: Bool {
         let tokens = headers.filter { $0.name == "connection" }
-            .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingSpacesAndTabs() } }
         return minorVersion >= 1 ? !tokens.contains("close") : tokens.contains("keep-alive")
     }
 
     /// The media type of the body, lower-cased, without parameters ("" when absent).
     var contentType: String {
-        (header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        (header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingSpacesAndTabs().lowercased() } ?? ""
     }
 
     /// The query's value for `name` (the last one given), or nil.
@@ -96,7 +96,7 @@ enum HTTPRequestParser {
             guard !raw.contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 }) else {
                 throw .malformed("control characters in header \(name)")
             }
-            let value = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .init(charactersIn: " \t"))
+            let value = String(decoding: raw, as: UTF8.self).trimmingSpacesAndTabs()
             headers.append((name.lowercased(), value))
         }
         // RFC 9112 3.2: an HTTP/1.1 request without Host, or any request with more than one,
@@ -113,10 +113,10 @@ enum HTTPRequestParser {
     static func bodyFraming(_ request: inout HTTPRequest) throws(HTTPError) -> BodyFraming {
         let encodings = request.headers.filter { $0.name == "transfer-encoding" }
         let lengths = request.headers.filter { $0.name == "content-length" }
-            .flatMap { $0.value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+            .flatMap { $0.value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpacesAndTabs() } }
         if !encodings.isEmpty {
             guard lengths.isEmpty else { throw .malformed("both Transfer-Encoding and Content-Length") }
-            let codings = encodings.flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let codings = encodings.flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingSpacesAndTabs() } }
             guard codings == ["chunked"], request.minorVersion == 1 else {
                 throw HTTPError(status: 501, message: "Transfer-Encoding \(quoted(encodings.map(\.value).joined(separator: ", "))) is not supported (only chunked, or Content-Length)",
                                 type: "invalid_request_error", closesConnection: true)

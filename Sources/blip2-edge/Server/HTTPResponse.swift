@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// A complete response: status, headers, body.
 struct HTTPResponse {
@@ -97,10 +97,8 @@ final class StreamingResponse {
 /// JSON in and out of the endpoints.
 enum JSONBody {
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         // Encoding our own response types cannot fail (no non-finite floats reach them).
-        return (try? Array(encoder.encode(value))) ?? Array(#"{"error":{"message":"could not encode the response","type":"server_error","code":500}}"#.utf8)
+        return (try? Array(JSONEncoding.text(value).utf8)) ?? Array(#"{"error":{"message":"could not encode the response","type":"server_error","code":500}}"#.utf8)
     }
 
     static func string<T: Encodable>(_ value: T) -> String { String(decoding: encode(value), as: UTF8.self) }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +26,7 @@ final class HTTPServer: @unchecked Sendable {
     let address: String
     private let listener: Int32
     private let wakeReadFD: Int32
-    private let lock = NSCondition()
+    private let lock = Condition()
     private var active = 0
     private var stopping = false
 
@@ -119,15 +119,26 @@ final class HTTPServer: @unchecked Sendable {
                 continue
             }
             let limits = self.limits
-            let thread = Thread { [self] in
-                HTTPConnection(socket: socket, limits: limits, handler: handler, checkHead: checkHead, isStopping: { [self] in isStopping },
-                               onResponse: onResponse).serve()
+            let finished = { @Sendable [self] in
                 lock.lock()
                 active -= 1
                 lock.broadcast()
                 lock.unlock()
             }
-            thread.start()
+            do {
+                try startDetachedThread { [self] in
+                    HTTPConnection(socket: socket, limits: limits, handler: handler, checkHead: checkHead, isStopping: { [self] in isStopping },
+                                   onResponse: onResponse).serve()
+                    finished()
+                }
+            } catch {
+                // Out of threads: this connection is refused, the server goes on.
+                let e = HTTPError.busy("cannot serve another connection now (\(error))", retryAfter: 1)
+                try? socket.write(HTTPResponse.error(e).serialized(keepAlive: false), deadline: .after(seconds: 1))
+                onResponse("", 503)
+                socket.close()
+                finished()
+            }
         }
         lock.lock()
         stopping = true
@@ -141,7 +152,7 @@ final class HTTPServer: @unchecked Sendable {
         defer { lock.unlock() }
         while active > 0 {
             if deadline.hasPassed { return false }
-            _ = lock.wait(until: Date(timeIntervalSinceNow: min(0.1, Double(deadline.millisecondsLeft()) / 1000)))
+            _ = lock.wait(seconds: min(0.1, Double(deadline.millisecondsLeft()) / 1000))
         }
         return true
     }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -12,9 +12,9 @@ import Glibc
 /// `stop()` returns only once the watching thread has finished with the socket, so a
 /// socket number reused by a later connection is never watched in its place.
 final class HangupWatcher: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var gone = false
-    private let finished = DispatchSemaphore(value: 0)
+    private let finished = Semaphore(value: 0)
     private let wakeRead: Int32, wakeWrite: Int32
 
     init(socket: Socket, onHangup: @escaping @Sendable () -> Void) {
@@ -22,7 +22,7 @@ final class HangupWatcher: @unchecked Sendable {
         if pipe(&fds) != 0 { fds = [-1, -1] }
         (wakeRead, wakeWrite) = (fds[0], fds[1])
         let wake = wakeRead
-        Thread { [self] in
+        let watch = { @Sendable [self] in
             defer { finished.signal() }
             guard wake >= 0 else { return }
             while true {
@@ -39,7 +39,8 @@ final class HangupWatcher: @unchecked Sendable {
                 }
                 if isGone { onHangup() }
             }
-        }.start()
+        }
+        do { try startDetachedThread(watch) } catch { finished.signal() } // then no hang-up is seen
     }
 
     /// Whether the client has gone.

@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// POST /v1/caption, /v1/ask and /v1/match: the image as the raw body, or as the `image`
 /// part of a multipart/form-data body; everything else as query parameters or form fields
@@ -52,7 +52,7 @@ struct ImageEndpoints {
         let options = try GenerationOptions(fields)
         let prompt: String?
         if asking {
-            guard let q = try fields.string("question")?.trimmingCharacters(in: .whitespacesAndNewlines), !q.isEmpty else {
+            guard let q = try fields.string("question")?.trimmed(), !q.isEmpty else {
                 throw HTTPError.badRequest("ask needs a question (a query parameter or form field named question)")
             }
             let styleName = try fields.string("prompt_style") ?? "short"
@@ -60,7 +60,7 @@ struct ImageEndpoints {
             prompt = style.prompt(for: q)
         } else {
             prompt = try fields.string("prompt")
-            if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw HTTPError.badRequest("prompt is empty") }
+            if let p = prompt, p.trimmed().isEmpty { throw HTTPError.badRequest("prompt is empty") }
         }
         if let p = prompt { try GenerationOptions.checkLength(p, asking ? "question" : "prompt") }
         var parameters = try options.parameters(defaults: asking ? model.defaultQuestionParameters : model.defaultCaptionParameters, streaming: false)
@@ -98,14 +98,14 @@ struct ImageEndpoints {
         }
         let image = try RequestImage.decode(bytes)
         return try ModelRunner.run(pool, exchange, state: state) { session, _ in
-            let start = Date()
+            let start = Clock.monotonicSeconds()
             let encoded = try session.encode(image: image)
             var matches: [MatchReply.Match] = []
             for t in texts {
                 let s = try session.match(encoded, text: t)
                 matches.append(.init(text: t, itm: s.matchProbability, itc: s.similarity))
             }
-            state.metrics.retrieval(seconds: Date().timeIntervalSince(start))
+            state.metrics.retrieval(seconds: Clock.monotonicSeconds() - start)
             return .json(MatchReply(matches: matches))
         }
     }

@@ -1,48 +1,20 @@
-import Foundation
+import BLIP2System
 
-/// Any JSON value, decoded strictly by JSONDecoder (true is a Bool, never the number 1).
-enum JSONNode: Decodable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONNode])
-    case object([String: JSONNode])
+/// A request body's JSON, parsed strictly (true is a Bool, never the number 1; numbers are
+/// read as Double where a parameter wants one).
+typealias JSONNode = JSONValue
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONNode].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONNode].self)) }
-    }
-
-    static func parse(_ bytes: [UInt8]) throws(HTTPError) -> JSONNode {
+extension JSONValue {
+    static func parseBody(_ bytes: [UInt8]) throws(HTTPError) -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONNode.self, from: Data(bytes))
+            return try parse(bytes)
         } catch {
             throw .badRequest("the body is not valid JSON")
         }
     }
 
-    subscript(key: String) -> JSONNode? {
+    subscript(key: String) -> JSONValue? {
         if case let .object(o) = self { o[key] } else { nil }
-    }
-
-    var string: String? { if case let .string(s) = self { s } else { nil } }
-
-    /// How to name the value's kind in an error message.
-    var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
     }
 }
 
@@ -82,7 +54,7 @@ struct JSONFields: RequestFields {
 
     func number(_ name: String) throws(HTTPError) -> Double? {
         guard let v = value(name) else { return nil }
-        guard case let .number(x) = v else { throw .badRequest("\(name) must be a number, not \(v.kind)") }
+        guard let x = v.number else { throw .badRequest("\(name) must be a number, not \(v.kind)") }
         return x
     }
 
@@ -109,7 +81,7 @@ struct FormFields: RequestFields {
 
     func number(_ name: String) throws(HTTPError) -> Double? {
         guard let s = all(name).last else { return nil }
-        guard let x = Double(s.trimmingCharacters(in: .whitespaces)) else { throw .badRequest("\(name) must be a number, got \"\(s.prefix(40))\"") }
+        guard let x = Double(s.trimmingSpacesAndTabs()) else { throw .badRequest("\(name) must be a number, got \"\(s.prefix(40))\"") }
         return x
     }
 

@@ -1,10 +1,10 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// Counters for GET /metrics, in Prometheus's text format. Only known endpoints get their
 /// own label, so that clients requesting random paths cannot grow the series without bound.
 final class Metrics: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var requests: [Key: Int] = [:]
     private var tokens = 0
     private var generationSeconds = 0.0
@@ -80,5 +80,5 @@ final class Metrics: @unchecked Sendable {
         return out
     }
 
-    static func number(_ x: Double) -> String { x.isFinite ? String(format: "%.6f", x) : "0" }
+    static func number(_ x: Double) -> String { x.isFinite ? format( "%.6f", x) : "0" }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// multipart/form-data (RFC 7578), as curl -F and browsers' forms send it: each part a
 /// named field, a file's part with its bytes as they are.
@@ -16,8 +16,8 @@ enum Multipart {
     static func boundary(contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let kv = parameter.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
-            var value = kv[1].trimmingCharacters(in: .whitespaces)
+            guard kv.count == 2, kv[0].trimmingSpacesAndTabs().lowercased() == "boundary" else { continue }
+            var value = kv[1].trimmingSpacesAndTabs()
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             return value.isEmpty || value.utf8.count > 70 ? nil : value
         }
@@ -41,7 +41,7 @@ enum Multipart {
             guard let next = find([13, 10] + delimiter, in: body, from: dataStart) else { throw .badRequest("a multipart part does not end with the boundary (truncated body?)") }
             guard parts.count < maxParts else { throw .badRequest("more than \(maxParts) multipart parts") }
             var part = Part(name: "", filename: nil, data: Array(body[dataStart..<next]))
-            for line in head.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+            for line in head.split(separator: "\r\n" as Character, omittingEmptySubsequences: false).map(String.init) where line.lowercased().hasPrefix("content-disposition:") {
                 part.name = parameter("name", in: line) ?? ""
                 part.filename = parameter("filename", in: line)
             }
@@ -55,8 +55,8 @@ enum Multipart {
     static func parameter(_ name: String, in line: String) -> String? {
         for item in line.split(separator: ";").dropFirst() {
             let kv = item.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == name else { continue }
-            var v = kv[1].trimmingCharacters(in: .whitespaces)
+            guard kv.count == 2, kv[0].trimmingSpacesAndTabs().lowercased() == name else { continue }
+            var v = kv[1].trimmingSpacesAndTabs()
             if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
             return v
         }

@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// Images as requests carry them: raw bytes (a body or a form part) or a data: URI. The
 /// server fetches nothing and reads no file for a client: a URL that points elsewhere is
@@ -39,6 +39,6 @@ enum RequestImage {
         var b = text.utf8.filter { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }
         if b.count % 4 == 1 { return nil }
         if b.count % 4 != 0 { b += Array(repeating: UInt8(ascii: "="), count: 4 - b.count % 4) }
-        return Data(base64Encoded: Data(b)).map { Array($0) }
+        return Base64.decode(b)
     }
 }

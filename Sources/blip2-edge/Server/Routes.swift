@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// The endpoints: which method each takes, the API key check, and the small GET ones.
 struct Routes: Sendable {

@@ -1,6 +1,6 @@
 import BLIP2CommandLine
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -18,17 +18,17 @@ enum ServeCommand {
         let path = try ModelLocation.resolve(o.model)
         // Reading the header is quick and catches a missing or foreign file before listening.
         let family = try BLIP2Config(metadata: try GGUFFile(path: path).metadata, path: path).family
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = Processors.available
         let sessions = o.sessions ?? max(1, cores / 2)
         let threads = o.threads > 0 ? o.threads : max(1, cores / sessions)
         if let key = o.apiKey, key.isEmpty { throw UsageError("--api-key is empty") }
         // The environment keeps the key out of `ps` output, which every local user can read.
-        let apiKey = o.apiKey ?? ProcessInfo.processInfo.environment["BLIP2_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let apiKey = o.apiKey ?? SystemInfo.environment("BLIP2_API_KEY").flatMap { $0.isEmpty ? nil : $0 }
         var limits = ServerLimits()
         if let t = o.readTimeout { limits.readTimeout = Double(t) }
         if let t = o.idleTimeout { limits.idleTimeout = Double(t) }
 
-        let state = ServerState(modelID: (path as NSString).lastPathComponent, apiKey: apiKey)
+        let state = ServerState(modelID: FilePaths.lastComponent(of: path), apiKey: apiKey)
         let server = try HTTPServer(host: o.host ?? "127.0.0.1", port: o.port ?? 8080, limits: limits,
                                     maxConnections: o.maxConnections ?? 64)
         state.connections = { server.activeConnections }
@@ -41,16 +41,16 @@ enum ServeCommand {
 
         let queue = o.queue ?? 16
         let lowRAM = o.lowRAM
-        Thread {
+        try startDetachedThread {
             do {
-                let start = Date()
+                let start = Clock.monotonicSeconds()
                 state.setLoaded(try load(path: path, family: family, sessions: sessions, threads: threads, queue: queue, lowRAM: lowRAM))
-                log("ready: \(state.modelID), \(sessions) session\(sessions == 1 ? "" : "s") of \(threads) thread\(threads == 1 ? "" : "s"), queue \(queue), loaded in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+                log("ready: \(state.modelID), \(sessions) session\(sessions == 1 ? "" : "s") of \(threads) thread\(threads == 1 ? "" : "s"), queue \(queue), loaded in \(format("%.1f", Clock.monotonicSeconds() - start)) s")
             } catch {
                 log("\(error)")
                 exit(1)
             }
-        }.start()
+        }
 
         let routes = Routes(state: state)
         let metrics = state.metrics
@@ -86,5 +86,5 @@ enum ServeCommand {
         host == "localhost" || host.hasPrefix("127.") || host == "::1"
     }
 
-    static func log(_ s: String) { FileHandle.standardError.write(Data("blip2-edge: \(s)\n".utf8)) }
+    static func log(_ s: String) { StandardStreams.writeError("blip2-edge: \(s)\n") }
 }

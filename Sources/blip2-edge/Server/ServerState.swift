@@ -1,5 +1,5 @@
 import BLIP2Edge
-import Foundation
+import BLIP2System
 
 /// The model the server runs, with its sessions: whichever family the file is.
 enum LoadedModel {
@@ -48,8 +48,8 @@ final class ServerState: @unchecked Sendable {
     let modelID: String
     let apiKey: [UInt8]?
     let metrics = Metrics()
-    let created = Int(Date().timeIntervalSince1970)
-    private let lock = NSLock()
+    let created = Clock.unixTime()
+    private let lock = Lock()
     private var model: LoadedModel?
     /// Set by the server once it listens, for the connection count in /metrics.
     var connections: () -> Int = { 0 }

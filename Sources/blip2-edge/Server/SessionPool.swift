@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 /// Why a request got no session.
 enum PoolRefusal: Error {
@@ -15,7 +15,7 @@ enum PoolRefusal: Error {
 /// bounded under load: beyond it, requests are refused at once (503 and Retry-After) instead
 /// of piling up.
 final class SessionPool<Worker>: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var free: [Worker]
     private var busy: [ObjectIdentifier: Worker] = [:]
     private var waiting: [Int] = []  // tickets, oldest first
@@ -74,7 +74,7 @@ final class SessionPool<Worker>: @unchecked Sendable {
         while true {
             if stopping { throw .stopping }
             if waiting.first == ticket, let w = free.popLast() { return mark(w) }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.2))
+            _ = condition.wait(seconds: 0.2)
             if isAbandoned() { throw .abandoned }
         }
     }

@@ -1,4 +1,4 @@
-import Foundation
+import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +15,7 @@ enum SocketFailure: Error {
 struct Deadline {
     let nanoseconds: UInt64
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    static func now() -> UInt64 { Clock.monotonicNanoseconds() }
     static func after(seconds: Double) -> Deadline { Deadline(nanoseconds: now() + UInt64(max(seconds, 0) * 1e9)) }
 
     /// Milliseconds left for poll(2), at least 0, at most `cap`.
@@ -33,7 +33,7 @@ struct Deadline {
 final class Socket: @unchecked Sendable {
     let fd: Int32
     private var isClosed = false
-    private let lock = NSLock()
+    private let lock = Lock()
 
     init(fd: Int32) { self.fd = fd }
 

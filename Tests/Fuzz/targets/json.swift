@@ -1,5 +1,6 @@
 import Foundation
 @testable import BLIP2Edge
+import BLIP2System
 
 /// The converter's JSON ingestion: config.json / preprocessor_config.json /
 /// generation_config.json resolution, tokenizer files (tokenizer.json, or vocab.json +
@@ -7,7 +8,11 @@ import Foundation
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Data(bytes: data, count: size)
-    _ = try? BLIP2Config(configJSON: bytes, preprocessorJSON: bytes, generationJSON: bytes, imageTokenFallback: 3)
+    // The parser itself, and its text written back and read again: the same value.
+    if let v = try? JSONValue.parse(Array(bytes)), (try? JSONValue.parse(Array(v.text.utf8))) != v {
+        fatalError("JSON written back reads as another value: \(v.text)")
+    }
+    _ = try? BLIP2Config(configJSON: Array(bytes), preprocessorJSON: Array(bytes), generationJSON: Array(bytes), imageTokenFallback: 3)
     let dir = (scratchFile(data, size, name: "tokenizer.json") as NSString).deletingLastPathComponent
     if let v = try? TokenizerVocabulary(directory: dir) { _ = try? Tokenizer(vocabulary: v).encode("Question: what? Answer:") }
     try? FileManager.default.removeItem(atPath: dir + "/tokenizer.json")

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// T5's attention bias from the distance between a query and a key: distances fall into
 /// buckets, exact for short ones and log-spaced up to `maxDistance`; each bucket has a learned

@@ -1,4 +1,7 @@
-import Foundation
+import BLIP2System
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension T5Weights.FeedForwardWeights {
     /// wo(act(wi_0 x) * wi_1 x) for `rows` rows of x, into `out` [rows, d]. `gate` and `up`
