@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A command-line mistake: the tool exits 2 with the message and a pointer to --help.

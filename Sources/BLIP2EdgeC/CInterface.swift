@@ -4,6 +4,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 // The C interface declared in blip2_edge.h (target CBLIP2EdgeAPI). Handles are retained Swift objects;

@@ -4,6 +4,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 // The retrieval half of blip2_edge.h: handles are retained RetrievalModel, RetrievalSession

@@ -7,10 +7,10 @@ import Musl
 /// Unbuffered writes to the standard streams (stdout through `print` is buffered; these
 /// flush it first so that the two never interleave out of order).
 public enum StandardStreams {
-    public static func writeError(_ text: String) { write(2, text) }
-    public static func writeOutput(_ text: String) { write(1, text) }
+    public static func writeError(_ text: String) { writeText(2, text) }
+    public static func writeOutput(_ text: String) { writeText(1, text) }
 
-    public static func write(_ fd: Int32, _ text: String) {
+    public static func writeText(_ fd: Int32, _ text: String) {
         fflush(nil)
         _ = Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) }
     }
@@ -20,7 +20,7 @@ public enum StandardStreams {
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 return false

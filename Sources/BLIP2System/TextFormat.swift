@@ -55,6 +55,15 @@ extension String {
 }
 
 extension String {
+    /// Whether `text` occurs in this string, compared code point by code point. (The standard
+    /// library's contains(_: String) lives in _StringProcessing, a megabyte of binary.)
+    public func includes(_ text: String) -> Bool {
+        let hay = Array(utf8), needle = Array(text.utf8)
+        guard !needle.isEmpty else { return true }
+        guard hay.count >= needle.count else { return false }
+        return (0...(hay.count - needle.count)).contains { hay[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+
     /// Every occurrence of `target` replaced, left to right, matched code point by code point
     /// (as Python's str.replace: a combining mark after a match does not hide it).
     public func replacingAll(_ target: String, with replacement: String) -> String {

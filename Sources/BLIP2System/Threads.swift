@@ -47,3 +47,49 @@ public final class Semaphore: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// Runs submitted work in order on one background thread (the converter's reader and
+/// writer). Where no thread can be started, the work runs on the caller instead: slower,
+/// never lost. Dropping the worker ends its thread once the work submitted is done.
+public final class SerialWorker: @unchecked Sendable {
+    /// What the thread holds: not the worker itself, whose deinit must be able to run.
+    private final class Queue: @unchecked Sendable {
+        let condition = Condition()
+        var jobs: [@Sendable () -> Void] = []
+        var closing = false
+
+        func loop() {
+            while true {
+                condition.lock()
+                while jobs.isEmpty && !closing { condition.wait() }
+                if jobs.isEmpty { condition.unlock(); return }
+                let job = jobs.removeFirst()
+                condition.unlock()
+                job()
+            }
+        }
+    }
+
+    private let queue = Queue()
+    private let threaded: Bool
+
+    public init() {
+        let q = queue
+        threaded = (try? startDetachedThread { q.loop() }) != nil
+    }
+
+    deinit {
+        queue.condition.lock()
+        queue.closing = true
+        queue.condition.signal()
+        queue.condition.unlock()
+    }
+
+    public func submit(_ job: @escaping @Sendable () -> Void) {
+        guard threaded else { return job() }
+        queue.condition.lock()
+        queue.jobs.append(job)
+        queue.condition.signal()
+        queue.condition.unlock()
+    }
+}

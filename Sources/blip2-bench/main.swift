@@ -3,6 +3,8 @@ import BLIP2Edge
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Benchmarks and measurements that are not tests: they report numbers for BENCHMARKS.md.

@@ -3,6 +3,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// What --stats and --json report.

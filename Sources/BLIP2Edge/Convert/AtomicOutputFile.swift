@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A file written under a temporary name in its final folder and renamed into place only

@@ -1,4 +1,4 @@
-import Dispatch
+import BLIP2System
 
 // The converter's I/O runs beside its computation: a reader fills one buffer while the
 // previous chunk converts, a writer drains one while the next converts. Two buffers each.
@@ -7,10 +7,10 @@ import Dispatch
 final class ChunkReader: @unchecked Sendable {
     private let files: [SafetensorsFile]
     private let buffers: [UnsafeMutableRawBufferPointer]
-    private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+    private let done = [Semaphore(), Semaphore()]
     private var failures: [Error?] = [nil, nil]
     private var pending = [false, false]
-    private let queue = DispatchQueue(label: "blip2-quantize.reader")
+    private let queue = SerialWorker()
 
     init(files: [SafetensorsFile], bufferBytes: Int) {
         self.files = files
@@ -24,7 +24,7 @@ final class ChunkReader: @unchecked Sendable {
 
     func start(_ chunk: Converter.Chunk, slot: Int) {
         pending[slot] = true
-        queue.async { [self] in
+        queue.submit { [self] in
             do {
                 var at = 0
                 for piece in chunk.pieces {
@@ -64,10 +64,10 @@ final class ChunkReader: @unchecked Sendable {
 final class ChunkWriter: @unchecked Sendable {
     private let out: AtomicOutputFile
     private let buffers: [UnsafeMutableRawBufferPointer]
-    private let done = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+    private let done = [Semaphore(), Semaphore()]
     private var failure: Error?
     private var pending = [false, false]
-    private let queue = DispatchQueue(label: "blip2-quantize.writer")
+    private let queue = SerialWorker()
 
     init(out: AtomicOutputFile, bufferBytes: Int) {
         self.out = out
@@ -91,7 +91,7 @@ final class ChunkWriter: @unchecked Sendable {
 
     func start(slot: Int, padding: Int, bytes: Int) {
         pending[slot] = true
-        queue.async { [self] in
+        queue.submit { [self] in
             if failure == nil {
                 do {
                     try out.writeZeros(padding)

@@ -1,4 +1,3 @@
-import Dispatch
 import BLIP2System
 
 /// What a finished conversion did.
@@ -176,6 +175,7 @@ public struct Converter {
         let writer = ChunkWriter(out: out, bufferBytes: maxOutput)
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxFloats))
         defer { floats.deallocate() }
+        let pool = try ThreadPool(threads: threads)
         do {
             try layout.header.withUnsafeBytes { b in try out.write(b) }
             var written = layout.header.count
@@ -193,7 +193,7 @@ public struct Converter {
                 let converted = try writer.buffer(slot: k % 2)
                 let nonFinite = RowConverter(input: UnsafeRawPointer(input), dtype: chunk.dtype, floats: floats.baseAddress!,
                                              output: converted, type: plan.type, rowLength: chunk.rowLength)
-                    .run(rows: chunk.rows, threads: threads)
+                    .run(rows: chunk.rows, pool: pool)
                 if nonFinite > 0 { throw ConversionError.nonFinite(name: name, count: nonFinite) }
                 let bytes = chunk.rows * (plan.type.rowBytes(chunk.rowLength) ?? 0)
                 writer.start(slot: k % 2, padding: padding, bytes: bytes)

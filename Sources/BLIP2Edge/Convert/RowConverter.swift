@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Converts rows from a checkpoint dtype to a storage type, rows split across threads.
 struct RowConverter: @unchecked Sendable {
@@ -10,18 +9,18 @@ struct RowConverter: @unchecked Sendable {
     let rowLength: Int
 
     /// Returns the number of non-finite values met where the storage type cannot hold them.
-    func run(rows: Int, threads: Int) -> Int {
-        let parts = min(threads, rows)
-        guard parts > 1 else { return convert(rows: 0..<rows) }
-        let counts = PerThreadCounts(parts)
+    func run(rows: Int, pool: ThreadPool) -> Int {
+        guard pool.size > 1, rows > 1 else { return convert(rows: 0..<rows) }
+        let counts = PerThreadCounts(pool.size)
         defer { counts.storage.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
+        pool.run { p, parts in
             counts.storage[p] = convert(rows: (rows * p / parts)..<(rows * (p + 1) / parts))
         }
         return counts.storage.reduce(0, +)
     }
 
     private func convert(rows: Range<Int>) -> Int {
+        guard !rows.isEmpty else { return 0 }
         let n = rows.count * rowLength
         let first = rows.lowerBound * rowLength
         let x: UnsafePointer<Float>

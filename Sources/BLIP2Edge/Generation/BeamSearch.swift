@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Beam search as transformers 5 does it (`GenerationMixin._beam_search`), step for step:

@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Decoding loops over the language model: greedy, sampling, and beam search, each with

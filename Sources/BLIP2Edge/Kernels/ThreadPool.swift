@@ -15,3 +15,18 @@ final class ThreadPool: @unchecked Sendable {
 
     var size: Int { Int(ck_pool_size(handle)) }
 }
+
+extension ThreadPool {
+    /// Runs `body(ith, nth)` for every thread of the pool (ith 0 on the caller) and returns
+    /// when all have finished: for work that is not a kernel, such as the converter's rows.
+    func run(_ body: (_ ith: Int, _ nth: Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var context = body
+            withUnsafeMutablePointer(to: &context) { p in
+                ck_pool_run(handle, { ctx, ith, nth in
+                    ctx!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(ith), Int(nth))
+                }, p)
+            }
+        }
+    }
+}

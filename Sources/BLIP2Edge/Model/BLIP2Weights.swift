@@ -1,3 +1,5 @@
+import BLIP2System
+
 /// Every weight of a BLIP-2 model, as its towers declare them, in the order the forward pass
 /// meets them: the converter writes them in this order, so each tower's weights lie together
 /// in the file and can be released as a block. A retrieval model has no language model; its
@@ -33,8 +35,8 @@ struct BLIP2Weights {
         if name.hasSuffix(".position_ids") { return true }
         if name.hasPrefix("qformer.embeddings.") { return true }
         if name.hasPrefix("qformer.encoder.layer."),
-           name.contains(".intermediate.dense.") || name.contains(".output.dense.") || name.contains(".output.LayerNorm.") {
-            return !name.contains("attention.output") && !name.contains("output_query")
+           name.includes(".intermediate.dense.") || name.includes(".output.dense.") || name.includes(".output.LayerNorm.") {
+            return !name.includes("attention.output") && !name.includes("output_query")
         }
         return false
     }

@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A retrieval model's working state for one thread: the towers' scratch and a thread pool.
@@ -87,5 +89,5 @@ public final class RetrievalSession: @unchecked Sendable {
 }
 
 private extension Float {
-    func exp() -> Float { Glibc.exp(self) }
+    func exp() -> Float { expf(self) }
 }

@@ -2,6 +2,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// The write end of the pipe that wakes the accept loop; the signal handler writes to it

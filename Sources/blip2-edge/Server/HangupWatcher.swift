@@ -2,6 +2,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Watches a client's connection while its request runs: when the client hangs up, calls

@@ -4,6 +4,8 @@ import BLIP2System
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// `blip2-edge serve`: listens at once (so that supervisors see the port and /health says

@@ -1,6 +1,8 @@
 import BLIP2System
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 extension T5Weights.FeedForwardWeights {
