@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "BLIP2CommandLine", dependencies: ["BLIP2System"]),
         .executableTarget(name: "blip2-quantize", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-quantize"),
         .target(name: "CBLIP2EdgeAPI", path: "Sources/CBLIP2EdgeAPI"),
-        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI", "BLIP2System"], path: "Sources/BLIP2EdgeC"),
+        .target(name: "BLIP2EdgeC", dependencies: ["BLIP2Edge", "CBLIP2EdgeAPI"], path: "Sources/BLIP2EdgeC"),
         .executableTarget(name: "blip2-edge", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-edge"),
         .executableTarget(name: "blip2-bench", dependencies: ["BLIP2Edge", "BLIP2CommandLine", "BLIP2System"], path: "Sources/blip2-bench"),
         .testTarget(name: "BLIP2EdgeTests", dependencies: ["BLIP2Edge", "CKernels", "BLIP2System"], path: "Tests/BLIP2EdgeTests"),

@@ -1,6 +1,5 @@
 import BLIP2Edge
 import CBLIP2EdgeAPI
-import BLIP2System
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,3 @@
-import BLIP2System
-
 /// A BLIP-2 model file opened for use: weights mapped (never copied), configuration,
 /// tokenizer and image preprocessing read from the file. Thread-safe and shareable: each
 /// thread that runs the model makes its own `Session`.

@@ -1,5 +1,3 @@
-import BLIP2System
-
 /// An image-text retrieval model file opened for use (transformers' Blip2ForImageTextRetrieval,
 /// `blip2-itm-vit-g`): weights mapped, never copied; the BERT tokenizer and the image
 /// preprocessing read from the file. Shareable between threads; each thread that runs it

@@ -1,5 +1,4 @@
 import BLIP2Edge
-import BLIP2System
 
 /// Runs a request on a session from the pool: waits in the queue, watches the client while
 /// the model runs (a client that hangs up cancels its generation and frees the session),

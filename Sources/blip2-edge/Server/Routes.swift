@@ -1,5 +1,4 @@
 import BLIP2Edge
-import BLIP2System
 
 /// The endpoints: which method each takes, the API key check, and the small GET ones.
 struct Routes: Sendable {

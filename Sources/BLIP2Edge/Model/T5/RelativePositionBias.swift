@@ -1,4 +1,3 @@
-import BLIP2System
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
