@@ -42,7 +42,7 @@ struct ChatCompletions {
         let promptTokens = model.inputTokenCount(prompt: prompt)
         let budget = model.sequenceBudget(prompt: prompt)
         try options.fit(&parameters, prefixLength: budget.prefixLength, context: budget.context)
-        let id = "chatcmpl-" + (0..<12).map { _ in format( "%02x", UInt8.random(in: 0...255)) }.joined()
+        let id = "chatcmpl-" + (0..<12).map { _ in format("%02x", UInt8.random(in: 0...255)) }.joined()
         let eos = model.config.generation.eosTokenIds
 
         return try ModelRunner.run(pool, exchange, state: state) { session, watcher in

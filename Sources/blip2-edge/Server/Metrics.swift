@@ -80,5 +80,5 @@ final class Metrics: @unchecked Sendable {
         return out
     }
 
-    static func number(_ x: Double) -> String { x.isFinite ? format( "%.6f", x) : "0" }
+    static func number(_ x: Double) -> String { x.isFinite ? format("%.6f", x) : "0" }
 }
