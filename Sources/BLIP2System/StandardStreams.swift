@@ -12,21 +12,22 @@ public enum StandardStreams {
 
     public static func writeText(_ fd: Int32, _ text: String) {
         fflush(nil)
-        _ = Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) }
+        _ = Array(text.utf8).withUnsafeBytes { writeFully(fd, $0) }
     }
+}
 
-    /// Writes everything or stops at the first error other than EINTR; false on error.
-    @discardableResult
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            done += n
+/// Writes all of `bytes` to `fd`, retrying after EINTR and short writes; the errno of the
+/// first other failure, or nil when everything was written.
+@discardableResult
+public func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return errno
         }
-        return true
+        done += n
     }
+    return nil
 }

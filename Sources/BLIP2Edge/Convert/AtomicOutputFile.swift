@@ -45,15 +45,7 @@ final class AtomicOutputFile {
     deinit { discard() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .cannotWrite(path: finalPath, reason: errnoString())
-            }
-            done += n
-        }
+        if let e = writeFully(fd, bytes) { throw .cannotWrite(path: finalPath, reason: errnoString(e)) }
     }
 
     func writeZeros(_ count: Int) throws(FileError) {

@@ -69,12 +69,7 @@ struct JSONParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             o[key] = try value()
-            skipSpace()
-            guard i < bytes.count else { throw fail("unexpected end of the document") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            guard bytes[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
-            i += 1
-            return .object(o)
+            if try closes(with: "}") { return .object(o) }
         }
     }
 
@@ -87,13 +82,18 @@ struct JSONParser {
         if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
         while true {
             a.append(try value())
-            skipSpace()
-            guard i < bytes.count else { throw fail("unexpected end of the document") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            guard bytes[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
-            i += 1
-            return .array(a)
+            if try closes(with: "]") { return .array(a) }
         }
+    }
+
+    /// After a member of an object or array: true past its closing bracket, false past a comma.
+    private mutating func closes(with close: Unicode.Scalar) throws(JSONError) -> Bool {
+        skipSpace()
+        guard i < bytes.count else { throw fail("unexpected end of the document") }
+        let c = bytes[i]
+        guard c == UInt8(ascii: ",") || c == UInt8(ascii: close) else { throw fail("expected ',' or '\(close)'") }
+        i += 1
+        return c == UInt8(ascii: close)
     }
 
     private mutating func number() throws(JSONError) -> JSONValue {
