@@ -5,6 +5,9 @@ For every tensor in MODEL.gguf: GGUFReader must read it, its shape must match th
 checkpoint's, and its bytes must equal what gguf.quants.quantize makes from the checkpoint's
 weights (F32/F16/Q8_0/Q4_0). The dequantized values must equal gguf.quants.dequantize of
 those bytes (trivially, once the bytes match; it proves the reader's view, too).
+A file made with --interleave (metadata blip2.i8_tensors_are_q4_0x8) holds the language model's
+Q4_0 Linear weights as I8 bytes, 8 rows interleaved (CKernels/include/ck_blocks.h); those are put
+back in row order here and must then be gguf's Q4_0 bytes exactly.
 Run with the light reference venv: Tools/ref_env.sh --light.
 
 usage: verify_gguf.py MODEL.gguf CHECKPOINT_DIR [--every K]
@@ -72,6 +75,16 @@ class Checkpoint:
         return raw.astype(np.float32).reshape(e["shape"])
 
 
+def deinterleave_q4_0x8(raw):
+    """I8 [m / 8, nb * 144] (ck_block_q4_0x8) -> Q4_0 bytes [m, nb * 18] in row order."""
+    groups, width = raw.shape
+    nb = width // 144
+    blocks = raw.view(np.uint8).reshape(groups, nb, 144)
+    d = blocks[:, :, :16].reshape(groups, nb, 8, 2).transpose(0, 2, 1, 3)
+    qs = blocks[:, :, 16:].reshape(groups, nb, 4, 8, 4).transpose(0, 3, 1, 2, 4).reshape(groups, 8, nb, 16)
+    return np.concatenate([d, qs], axis=3).reshape(groups * 8, nb * 18)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -82,6 +95,8 @@ def main():
     weights = Checkpoint(args.checkpoint)
     field = reader.get_field("blip2.text.architecture")
     family = field.contents() if field is not None else "opt"
+    field = reader.get_field("blip2.i8_tensors_are_q4_0x8")
+    interleaved = field is not None and bool(field.contents())
     failures = 0
     checked = 0
     for i, t in enumerate(reader.tensors):
@@ -94,10 +109,15 @@ def main():
             failures += 1
             continue
         qtype = GGMLQuantizationType(t.tensor_type)
-        expected = quantize(src, qtype)
         got = np.asarray(t.data)
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
+        if interleaved and qtype == GGMLQuantizationType.I8:
+            qtype = GGMLQuantizationType.Q4_0
+            got = deinterleave_q4_0x8(got)
+            shape = (shape[0] * 8, shape[1] // 144 * 32)
+        expected = quantize(src, qtype)
         ok = got.tobytes() == np.ascontiguousarray(expected).tobytes()
-        shape_ok = tuple(int(d) for d in reversed(t.shape.tolist())) == src.shape
+        shape_ok = shape == src.shape
         deq_ok = np.array_equal(dequantize(got, qtype).reshape(src.shape), dequantize(expected, qtype).reshape(src.shape))
         if not (ok and shape_ok and deq_ok):
             print(f"FAIL {t.name} ({qtype.name}): bytes {'ok' if ok else 'DIFFER'}, "

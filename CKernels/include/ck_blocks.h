@@ -27,4 +27,16 @@ typedef struct {
 } ck_block_q4_0;
 _Static_assert(sizeof(ck_block_q4_0) == 18, "Q4_0 block must be 18 bytes (ggml layout)");
 
+// Q4_0x8: blip2-edge's own layout, not ggml's. Block b of 8 consecutive weight rows r0..r0+7
+// as one 144-byte block: the 8 rows' fp16 scales, then their quant bytes 4 at a time, row
+// after row: qs[32 j + 4 r + c] = row r's qs[4 j + c]. A 32-byte load then holds the same 4
+// bytes (8 weights: 4 low and 4 high nibbles) of all 8 rows, so SIMD lanes are rows and the
+// n = 1 product needs no horizontal sums. The same bytes as 8 Q4_0 blocks, reordered; a model
+// file stores such a tensor as raw bytes (ggml's I8) and says so in its metadata.
+typedef struct {
+    ck_half d[8];
+    uint8_t qs[8 * CK_QK4_0 / 2];
+} ck_block_q4_0x8;
+_Static_assert(sizeof(ck_block_q4_0x8) == 8 * sizeof(ck_block_q4_0), "Q4_0x8 block must be 8 Q4_0 blocks");
+
 #endif

@@ -14,6 +14,9 @@ typedef enum {
     CK_TYPE_F16 = 1,
     CK_TYPE_Q4_0 = 2,
     CK_TYPE_Q8_0 = 8,
+    // Not a ggml id: Q4_0 weights interleaved 8 rows at a time (ck_block_q4_0x8); m must be a
+    // multiple of 8. Same numbers and bits as CK_TYPE_Q4_0 over the same weights.
+    CK_TYPE_Q4_0X8 = 0x8002,
 } ck_type;
 
 // Bytes of one row of k elements of type t (k a multiple of 32 for Q4_0 / Q8_0); 0 for an
@@ -24,6 +27,12 @@ size_t ck_row_size(ck_type t, size_t k);
 // q = roundf(x * (1/d)) (half away from zero), d stored as fp16. k a multiple of 32.
 // Values beyond about 8e6 in magnitude overflow the fp16 scale (as in ggml).
 void ck_quantize_row_q8_0(const float *x, ck_block_q8_0 *y, size_t k);
+
+// Q4_0 rows <-> Q4_0x8 groups: m rows of k (m a multiple of 8, k of 32), each Q4_0 row
+// ck_row_size(CK_TYPE_Q4_0, k) bytes after the previous. The same bytes, reordered; in place is
+// not allowed. Return 0, or -1 on bad arguments.
+int ck_interleave_q4_0x8(const void *rows, void *groups, int m, int k);
+int ck_deinterleave_q4_0x8(const void *groups, void *rows, int m, int k);
 
 // Converts one row of k elements of type t to float (dequantization for Q4_0 / Q8_0).
 void ck_row_to_float(ck_type t, const void *x, float *y, size_t k);

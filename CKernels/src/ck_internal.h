@@ -59,7 +59,7 @@ typedef struct {
 } ck_type_kernels;
 
 typedef struct {
-    ck_type_kernels f32, f16, q4_0, q8_0;
+    ck_type_kernels f32, f16, q4_0, q8_0, q4_0x8;
     // Bytes per row and group in the panel layout: 8, or 0 for CK_PANEL_GROUP (4).
     int panel_group;
     // ggml-compatible Q8_0 quantization of one row into the row layout above (k % 32 == 0).
@@ -97,6 +97,12 @@ void ck_quantize_q8_ref(const float *x, size_t k, int8_t *qs, float *d, int32_t 
 void ck_to_float_f16_ref(const void *x, float *y, size_t k);
 void ck_to_float_f32_ref(const void *x, float *y, size_t k);
 void ck_to_float_q4_0_ref(const void *x, float *y, size_t k);
+// Q4_0x8 (ck_block_q4_0x8): the reference's kernels, which the ARM variants use as they are.
+// No to_float: a row of it is not contiguous.
+void ck_gemv_q4_0x8_ref(const void *w, size_t rb, int m, int k, const void *x, float *y);
+void ck_lanes_q4_0x8_ref(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
+                         void *scratch);
+#define CK_Q4_0X8_REF {ck_gemv_q4_0x8_ref, NULL, NULL, ck_lanes_q4_0x8_ref}
 void ck_to_float_q8_0_ref(const void *x, float *y, size_t k);
 void ck_f16_to_f32_ref_row(const ck_half *x, float *y, size_t n);
 void ck_f32_to_f16_ref_row(const float *x, ck_half *y, size_t n);

@@ -12,6 +12,7 @@ size_t ck_row_size(ck_type t, size_t k) {
     case CK_TYPE_F16: return k * 2;
     case CK_TYPE_Q4_0: return k % 32 ? 0 : k / 32 * sizeof(ck_block_q4_0);
     case CK_TYPE_Q8_0: return k % 32 ? 0 : k / 32 * sizeof(ck_block_q8_0);
+    case CK_TYPE_Q4_0X8: return k % 32 ? 0 : k / 32 * sizeof(ck_block_q4_0); // per row, 8 rows a group
     }
     return 0;
 }
@@ -22,6 +23,7 @@ const ck_type_kernels *ck_type_kernels_for(const ck_kernels *kt, ck_type t) {
     case CK_TYPE_F16: return &kt->f16;
     case CK_TYPE_Q4_0: return &kt->q4_0;
     case CK_TYPE_Q8_0: return &kt->q8_0;
+    case CK_TYPE_Q4_0X8: return &kt->q4_0x8;
     }
     return NULL;
 }
@@ -44,7 +46,7 @@ void ck_quantize_row_q8_0(const float *x, ck_block_q8_0 *y, size_t k) {
 
 void ck_row_to_float(ck_type t, const void *x, float *y, size_t k) {
     const ck_type_kernels *tk = ck_type_kernels_for(ck_kernels_active(), t);
-    if (tk && ck_row_size(t, k)) tk->to_float(x, y, k);
+    if (tk && tk->to_float && ck_row_size(t, k)) tk->to_float(x, y, k);
 }
 
 // Quantized activations, in row or panel layout (ck_internal.h), in one allocation.
@@ -244,7 +246,9 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
         o->bias = src->bias;
         o->y = src->y;
         o->m = src->m;
-        o->quant = src->type == CK_TYPE_Q4_0 || src->type == CK_TYPE_Q8_0;
+        // A Q4_0x8 output's chunks start on its groups of 8 rows (every chunk is a multiple of 8).
+        if (src->type == CK_TYPE_Q4_0X8 && src->m % 8) return -1;
+        o->quant = src->type == CK_TYPE_Q4_0 || src->type == CK_TYPE_Q8_0 || src->type == CK_TYPE_Q4_0X8;
         any_quant |= o->quant;
         if (o->quant && !o->tk->gemm) all_gemm = 0;
         if (o->quant && !o->tk->gemm_lanes) all_lanes = 0;
@@ -291,6 +295,36 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
     if (j.q8.act) q8_buffer_free(&j.q8);
     if (j.tail.act) q8_buffer_free(&j.tail);
     return j.failed ? -1 : 0;
+}
+
+int ck_interleave_q4_0x8(const void *rows, void *groups, int m, int k) {
+    if (!rows || !groups || m < 0 || m % 8 || k <= 0 || k % 32) return -1;
+    const int nb = k / 32;
+    for (int g = 0; g < m / 8; g++)
+        for (int b = 0; b < nb; b++) {
+            ck_block_q4_0x8 *dst = (ck_block_q4_0x8 *)groups + (size_t)g * nb + b;
+            for (int r = 0; r < 8; r++) {
+                const ck_block_q4_0 *src = (const ck_block_q4_0 *)rows + ((size_t)g * 8 + r) * nb + b;
+                dst->d[r] = src->d;
+                for (int j = 0; j < 4; j++) memcpy(dst->qs + 32 * j + 4 * r, src->qs + 4 * j, 4);
+            }
+        }
+    return 0;
+}
+
+int ck_deinterleave_q4_0x8(const void *groups, void *rows, int m, int k) {
+    if (!rows || !groups || m < 0 || m % 8 || k <= 0 || k % 32) return -1;
+    const int nb = k / 32;
+    for (int g = 0; g < m / 8; g++)
+        for (int b = 0; b < nb; b++) {
+            const ck_block_q4_0x8 *src = (const ck_block_q4_0x8 *)groups + (size_t)g * nb + b;
+            for (int r = 0; r < 8; r++) {
+                ck_block_q4_0 *dst = (ck_block_q4_0 *)rows + ((size_t)g * 8 + r) * nb + b;
+                dst->d = src->d[r];
+                for (int j = 0; j < 4; j++) memcpy(dst->qs + 4 * j, src->qs + 32 * j + 4 * r, 4);
+            }
+        }
+    return 0;
 }
 
 int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,

@@ -22,6 +22,11 @@ options:
   --tensor-type PAT=TYPE    store tensors whose name matches the glob PAT as TYPE
                             (repeatable; the last match wins; names as in transformers
                             or in the file, e.g. 'language_model.*.fc1.weight=q8_0')
+  --interleave              store the language model's Q4_0 Linear weights 8 rows
+                            interleaved (Q4_0x8): the same bytes reordered so that a
+                            decode step's products need no horizontal sums (faster
+                            decode on x86; ARM runs them through plain C). The gguf
+                            package then reads those tensors as raw I8 bytes
   --threads N               threads for conversion (default: all cores)
   --progress                show progress even when stderr is not a terminal
   --quiet                   print nothing but errors
@@ -39,6 +44,7 @@ struct ConvertOptions: ParsableArguments {
     @Option("--tensor-type", as: .wants("PATTERN=TYPE (TYPE q4_0, q8_0, f16 or f32)") { QuantizationPlan.Override(argument: $0) })
     var overrides: [QuantizationPlan.Override] = []
     @Option("--threads", as: .int(1...1024, "a number from 1 to 1024")) var threads = Processors.available
+    @Flag("--interleave") var interleave: Bool
     @Flag("--progress") var progress: Bool
     @Flag("--quiet") var quiet: Bool
 }
@@ -49,7 +55,7 @@ func runConvert(_ o: ConvertOptions) throws {
         throw UsageError(positional.count < 2 ? "need an input and an output path" : "too many arguments: \(positional.joined(separator: " "))")
     }
     let showProgress = (o.progress || isatty(STDERR_FILENO) == 1) && !o.quiet
-    var converter = Converter(plan: QuantizationPlan(fileType: o.type, overrides: o.overrides), threads: o.threads)
+    var converter = Converter(plan: QuantizationPlan(fileType: o.type, overrides: o.overrides, interleaveLanguageModel: o.interleave), threads: o.threads)
     if showProgress {
         converter.progress = { p in
             let rate = p.seconds > 0 ? Double(p.inputBytesDone) / p.seconds / 1e9 : 0

@@ -49,6 +49,12 @@ static void fill_weights(ck_type t, uint8_t *w, size_t rows, size_t k) {
     if (t == CK_TYPE_F16) {
         ck_half *h = (ck_half *)w;
         for (size_t i = 0; i < n / 2; i++) h[i] = (ck_half)(0x2000 | (h[i] & 0x83FF));
+    } else if (t == CK_TYPE_Q4_0X8) {
+        for (size_t b = 0; b + 144 <= n; b += 144)
+            for (int r = 0; r < 8; r++) {
+                ck_half d = 0x2000 | (ck_half)(next() & 0x3FF);
+                memcpy(w + b + 2 * r, &d, 2);
+            }
     } else {
         size_t bsz = t == CK_TYPE_Q4_0 ? 18 : 34;
         for (size_t b = 0; b + bsz <= n; b += bsz) {
@@ -196,7 +202,7 @@ typedef struct {
 } shape;
 
 static const char *type_name(ck_type t) {
-    return t == CK_TYPE_Q4_0 ? "Q4_0" : t == CK_TYPE_Q8_0 ? "Q8_0" : t == CK_TYPE_F16 ? "F16" : "F32";
+    return t == CK_TYPE_Q4_0 ? "Q4_0" : t == CK_TYPE_Q4_0X8 ? "Q4_0x8" : t == CK_TYPE_Q8_0 ? "Q8_0" : t == CK_TYPE_F16 ? "F16" : "F32";
 }
 
 // Median seconds per matmul; for n = 1 cycling through copies of W (cold weights).
@@ -270,7 +276,8 @@ int main(int argc, char **argv) {
                             {2560, 2560, 5}, {10240, 2560, 5}, {2560, 10240, 5}, {50304, 2560, 5}};
     const shape vit[] = {{1408, 1408, 257}, {4224, 1408, 257}, {6144, 1408, 257}, {1408, 6144, 257}};
     const int counts[2] = {8, 4};
-    const ck_type types[] = {CK_TYPE_Q4_0, CK_TYPE_Q8_0, CK_TYPE_F16};
+    // Q4_0x8 (blip2-quantize --layout q4_0x8) for the decoder's shapes only.
+    const ck_type types[] = {CK_TYPE_Q4_0, CK_TYPE_Q4_0X8, CK_TYPE_Q8_0, CK_TYPE_F16};
     printf("| shape m x k | n | weights | threads | ms | GFLOP/s | weight GB/s | vs read BW | vs OpenBLAS |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int part = 0; part < 2; part++) {
@@ -289,7 +296,8 @@ int main(int argc, char **argv) {
                            thread_counts[ti], sec * 1e3, blas_gflops[ti], ck_row_size(CK_TYPE_F32, s.k) * (double)s.m / sec / 1e9);
                 }
             }
-            for (size_t ty = 0; ty < 3; ty++) {
+            for (size_t ty = 0; ty < 4; ty++) {
+                if (types[ty] == CK_TYPE_Q4_0X8 && part != 0) continue;
                 for (int ti = 0; ti < nthr; ti++) {
                     ck_pool *pool = ck_pool_create(thread_counts[ti]);
                     double sec = time_matmul(pool, types[ty], s, reps, 0);

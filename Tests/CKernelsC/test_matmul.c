@@ -48,6 +48,7 @@ static void *make_weights(ck_type t, int m, int k, float **wf_out) {
             break;
         case CK_TYPE_F16: ck_fp32_to_fp16_row(row, dst, (size_t)k); break;
         case CK_TYPE_F32: memcpy(dst, row, sizeof(float) * (size_t)k); break;
+        case CK_TYPE_Q4_0X8: break; // made from Q4_0 rows (test_q4_0x8)
         }
     }
     // The exact float values the kernels multiply, for the tolerance.
@@ -312,8 +313,53 @@ static void test_bad_args(void) {
     check(ck_matmul(NULL, CK_TYPE_Q4_0, w, x, NULL, y, 1, 1, 48) == -1, "matmul rejects q4_0 with k %% 32 != 0");
     check(ck_matmul(NULL, (ck_type)3, w, x, NULL, y, 1, 1, 32) == -1, "matmul rejects an unknown type");
     check(ck_matmul(NULL, CK_TYPE_F32, w, x, NULL, y, 0, 1, 32) == 0, "matmul with n = 0 does nothing");
+    check(ck_matmul(NULL, CK_TYPE_Q4_0X8, w, x, NULL, y, 1, 4, 32) == -1, "matmul rejects q4_0x8 with m %% 8 != 0");
+    check(ck_interleave_q4_0x8(w, w + 128, 4, 32) == -1 && ck_interleave_q4_0x8(w, w + 128, 8, 48) == -1 &&
+          ck_deinterleave_q4_0x8(w, w + 128, 12, 32) == -1, "q4_0x8 interleaving rejects m %% 8 != 0 and k %% 32 != 0");
     check(ck_row_size(CK_TYPE_Q4_0, 64) == 36 && ck_row_size(CK_TYPE_Q8_0, 64) == 68 &&
           ck_row_size(CK_TYPE_F16, 7) == 14, "row sizes follow the block formats");
+}
+
+// Q4_0x8: the same weights interleaved give the plain Q4_0 reference's bits, in every variant
+// (the reference's own Q4_0x8 kernels included), with and without threads; the layout
+// round-trips byte for byte.
+static void test_q4_0x8(int n, int m, int k, ck_pool *pool) {
+    float *wf;
+    void *w = make_weights(CK_TYPE_Q4_0, m, k, &wf);
+    size_t bytes = ck_row_size(CK_TYPE_Q4_0, (size_t)k) * (size_t)m;
+    void *g = malloc(bytes), *back = malloc(bytes);
+    check(ck_interleave_q4_0x8(w, g, m, k) == 0 && ck_deinterleave_q4_0x8(g, back, m, k) == 0 &&
+          memcmp(w, back, bytes) == 0, "q4_0x8 interleave round-trips: m=%d k=%d", m, k);
+    float *x = make_acts(n, k, 0), *bias = make_bias(m);
+    float *ref = malloc(sizeof(float) * (size_t)n * m), *got = malloc(sizeof(float) * (size_t)n * m);
+    ck_set_variant(CK_VARIANT_REF);
+    check(run_matmul(NULL, CK_TYPE_Q4_0, w, x, bias, ref, n, m, k) == 0, "matmul ref q4_0 runs");
+    FOR_EACH_VARIANT(v) {
+        for (int threads = 0; threads < 2; threads++) {
+            check(run_matmul(threads ? pool : NULL, CK_TYPE_Q4_0X8, g, x, bias, got, n, m, k) == 0, "matmul q4_0x8 runs");
+            check(memcmp(ref, got, sizeof(float) * (size_t)n * m) == 0,
+                  "matmul q4_0x8 %s (%d threads) bit-identical to ref q4_0: n=%d m=%d k=%d", ck_variant_name(v),
+                  threads ? ck_pool_size(pool) : 1, n, m, k);
+        }
+    }
+    // q, k and v of a layer in one call: each the same as its own.
+    ck_matmul_output outs[3];
+    float *multi[3];
+    for (int o = 0; o < 3; o++) {
+        multi[o] = malloc(sizeof(float) * (size_t)n * m);
+        outs[o] = (ck_matmul_output){CK_TYPE_Q4_0X8, g, o == 1 ? NULL : bias, multi[o], m};
+    }
+    float *nobias = malloc(sizeof(float) * (size_t)n * m);
+    FOR_EACH_VARIANT(v) {
+        check(ck_matmul_multi(pool, x, n, k, outs, 3) == 0, "matmul_multi q4_0x8 runs");
+        check(ck_matmul(NULL, CK_TYPE_Q4_0X8, g, x, NULL, nobias, n, m, k) == 0, "matmul q4_0x8 runs");
+        check(memcmp(ref, multi[0], sizeof(float) * (size_t)n * m) == 0 &&
+              memcmp(nobias, multi[1], sizeof(float) * (size_t)n * m) == 0 &&
+              memcmp(ref, multi[2], sizeof(float) * (size_t)n * m) == 0,
+              "matmul_multi q4_0x8 %s: each output its own matmul's bits (n=%d m=%d k=%d)", ck_variant_name(v), n, m, k);
+    }
+    for (int o = 0; o < 3; o++) free(multi[o]);
+    free(nobias); free(w); free(wf); free(g); free(back); free(x); free(bias); free(ref); free(got);
 }
 
 static void test_dequantize(void) {
@@ -355,6 +401,14 @@ int main(void) {
                 test_matmul_vs_ref(&types[ti], shapes_f[s][0], shapes_f[s][1], shapes_f[s][2]);
         test_threads(&types[ti]);
     }
+    // Q4_0x8: n = 1 (decode), a beam step's 5, a tile and a remainder (7, 11), the prefix's 33;
+    // one group and several, long rows.
+    const int shapes_x8[][3] = {{1, 8, 32}, {1, 24, 96}, {5, 16, 64}, {7, 8, 160}, {11, 40, 32},
+                                {33, 16, 96}, {1, 32, 10240}, {5, 8, 2048}, {2, 56, 1408}};
+    ck_pool *pool3 = ck_pool_create(3);
+    for (size_t s = 0; s < sizeof shapes_x8 / sizeof shapes_x8[0]; s++)
+        test_q4_0x8(shapes_x8[s][0], shapes_x8[s][1], shapes_x8[s][2], pool3);
+    ck_pool_destroy(pool3);
     const int shapes_i[][3] = {{1, 7, 32}, {1, 9, 10240}, {11, 5, 96}, {19, 3, 2048}};
     for (size_t s = 0; s < 4; s++) {
         test_integer_path(CK_TYPE_Q4_0, shapes_i[s][0], shapes_i[s][1], shapes_i[s][2]);

@@ -65,6 +65,34 @@ static void gemv_q8_0_ref(const void *w, size_t rb, int m, int k, const void *x,
         y[i] = dot_q8_0((const ck_block_q8_0 *)((const char *)w + i * rb), x, k / 32);
 }
 
+// Q4_0x8: row r of a group is dot_q4_0's arithmetic over the bytes the layout moved.
+static float dot_q4_0x8(const ck_block_q4_0x8 *g, int r, const ck_q8_act *a, int nb) {
+    float acc = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *q = a->qs + b * 32;
+        int32_t isum = 0;
+        for (int j = 0; j < 16; j++) {
+            uint8_t byte = g[b].qs[32 * (j / 4) + 4 * r + j % 4];
+            isum += ((byte & 15) - 8) * q[j];
+            isum += ((byte >> 4) - 8) * q[j + 16];
+        }
+        float sc = ck_half_to_float_ref(g[b].d[r]) * a->d[b];
+        acc = fmaf((float)isum, sc, acc);
+    }
+    return acc;
+}
+
+void ck_gemv_q4_0x8_ref(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    for (int i = 0; i < m; i++)
+        y[i] = dot_q4_0x8((const ck_block_q4_0x8 *)((const char *)w + (size_t)(i / 8) * 8 * rb), i % 8, x, k / 32);
+}
+
+void ck_lanes_q4_0x8_ref(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
+                         void *scratch) {
+    (void)scratch;
+    for (int r = 0; r < nr; r++) ck_gemv_q4_0x8_ref(w, rb, m, k, &x[r], y + (size_t)r * ldy);
+}
+
 static void gemv_f32_ref(const void *w, size_t rb, int m, int k, const void *x, float *y) {
     const float *xf = x;
     for (int i = 0; i < m; i++) {
@@ -135,6 +163,7 @@ const ck_kernels ck_kernels_ref = {
     .f16 = REF_TYPE(f16),
     .q4_0 = REF_TYPE(q4_0),
     .q8_0 = REF_TYPE(q8_0),
+    .q4_0x8 = CK_Q4_0X8_REF,
     .quantize_q8 = ck_quantize_q8_ref,
     .f16_to_f32 = ck_f16_to_f32_ref_row,
     .f32_to_f16 = ck_f32_to_f16_ref_row,

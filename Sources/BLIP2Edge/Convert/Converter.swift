@@ -121,6 +121,7 @@ public struct Converter {
         metadata.set("general.name", .string(FilePaths.lastComponent(of: FilePaths.resolved(checkpoint.directory) ?? checkpoint.directory)))
         metadata.set("general.file_type", .uint32(Self.ggmlFileType(plan.fileType)))
         metadata.set("general.quantization_version", .uint32(2))
+        if tensors.contains(where: { $0.type == .q4_0x8 }) { metadata.set(GGMLType.interleavedKey, .bool(true)) }
         for (k, v) in config.metadata.entries { metadata.set(k, v) }
         for (k, v) in (vocabulary?.metadata ?? wordPiece?.metadata ?? unigram?.metadata ?? GGUFMetadata()).entries { metadata.set(k, v) }
         return Prepared(checkpoint: checkpoint, config: config, vocabulary: vocabulary, wordPiece: wordPiece, unigram: unigram, specs: specs,
@@ -153,7 +154,7 @@ public struct Converter {
         switch t {
         case .f32: 0
         case .f16: 1
-        case .q4_0: 2
+        case .q4_0, .q4_0x8: 2
         case .q8_0: 7
         }
     }
@@ -277,7 +278,9 @@ public struct Converter {
             let rowLength = plan.shape.last ?? 1
             let rows = plan.elementCount / rowLength
             let rowBytes = rowLength * source.dtype.size
-            let perChunk = max(1, chunkBytes / max(1, rowLength * 4))
+            // Q4_0x8 interleaves whole groups of 8 rows, so its chunks hold whole groups.
+            let group = plan.type == .q4_0x8 ? 8 : 1
+            let perChunk = max(1, chunkBytes / max(1, rowLength * 4) / group) * group
             var row = 0
             while row < rows {
                 let n = min(perChunk, rows - row)

@@ -29,10 +29,16 @@ public struct QuantizationPlan: Sendable {
 
     public let fileType: GGMLType
     public let overrides: [Override]
+    /// The language model's Q4_0 Linear weights as Q4_0x8 (blip2-quantize --interleave): the
+    /// decoder's products, read once per generated token, get the layout whose n = 1 kernel
+    /// needs no horizontal sums. The other towers run only n > 1 products, where the panel
+    /// kernels have no such cost, and keep the gguf package's bytes.
+    public let interleaveLanguageModel: Bool
 
-    public init(fileType: GGMLType, overrides: [Override] = []) {
+    public init(fileType: GGMLType, overrides: [Override] = [], interleaveLanguageModel: Bool = false) {
         self.fileType = fileType
         self.overrides = overrides
+        self.interleaveLanguageModel = interleaveLanguageModel
     }
 
     /// The default mix:
@@ -59,8 +65,16 @@ public struct QuantizationPlan: Sendable {
         }
     }
 
-    /// The type for a tensor after overrides (the last matching override wins).
+    /// The type for a tensor after overrides (the last matching override wins), interleaved
+    /// when asked to and it is a language-model Linear of whole groups of 8 rows.
     func type(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
+        let t = try typeBeforeLayout(for: spec)
+        let interleave = interleaveLanguageModel && t == .q4_0 && spec.role == .linear && spec.tower == .language
+            && spec.shape.count == 2 && spec.shape[0] % 8 == 0
+        return interleave ? .q4_0x8 : t
+    }
+
+    private func typeBeforeLayout(for spec: TensorSpec) throws(ConversionError) -> GGMLType {
         guard let o = overrides.last(where: { Self.matches($0.pattern, spec.name) || Self.matches($0.pattern, spec.fileName) }) else {
             return defaultType(for: spec)
         }

@@ -9,7 +9,14 @@ struct RowConverter: @unchecked Sendable {
     let rowLength: Int
 
     /// Returns the number of non-finite values met where the storage type cannot hold them.
+    /// Q4_0x8: `rows` a multiple of 8; the rows are quantized as Q4_0, then interleaved.
     func run(rows: Int, pool: ThreadPool) -> Int {
+        let nonFinite = quantize(rows: rows, pool: pool)
+        if type == .q4_0x8 { Kernels.interleaveQ4_0x8(output, rows: rows, columns: rowLength) }
+        return nonFinite
+    }
+
+    private func quantize(rows: Int, pool: ThreadPool) -> Int {
         guard pool.size > 1, rows > 1 else { return convert(rows: 0..<rows) }
         let counts = PerThreadCounts(pool.size)
         defer { counts.storage.deallocate() }

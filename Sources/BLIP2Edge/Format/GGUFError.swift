@@ -19,7 +19,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case let .invalid(path, reason):
             "\(path): \(reason)"
         case let .unsupportedTensorType(path, tensor, type):
-            "\(path): tensor \(tensor) has type \(type); this build reads F32, F16, Q8_0 and Q4_0"
+            "\(path): tensor \(tensor) has type \(type); this build reads F32, F16, Q8_0 and Q4_0 (and I8 as Q4_0x8 in files that say \(GGMLType.interleavedKey))"
         case let .missingKey(path, key):
             "\(path): metadata key \(key) is missing"
         case let .wrongKeyType(path, key, expected):

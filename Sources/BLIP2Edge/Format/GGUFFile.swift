@@ -84,6 +84,7 @@ public final class GGUFFile: Sendable {
             }
             self.alignment = alignment
 
+            let interleaved = metadata[GGMLType.interleavedKey] == .bool(true)
             var raw: [(name: String, type: GGMLType, shape: [Int], offset: Int, bytes: Int)] = []
             var index: [String: Int] = [:]
             raw.reserveCapacity(Int(tensorCount))
@@ -114,8 +115,21 @@ public final class GGUFFile: Sendable {
                     dims.append(Int(d))
                 }
                 let rawType = try cursor.read(UInt32.self, "tensor info of \(name)")
-                guard let type = GGMLType(rawValue: rawType) else {
-                    throw GGUFError.unsupportedTensorType(path: path, tensor: name, type: GGMLType.ggmlName(rawType))
+                let type: GGMLType
+                if rawType == GGMLType.storageI8, interleaved {
+                    // Q4_0x8 stored as I8 [m / 8, k / 32 * 144]: back to its shape [m, k].
+                    let block = GGMLType.interleavedBlockBytes
+                    guard dims.count == 2, dims[0] % block == 0 else {
+                        throw GGUFError.invalid(path: path, reason: "tensor \(name): an I8 tensor of a Q4_0x8 file must be [groups, blocks x \(block)], not \(Array(dims.reversed()))")
+                    }
+                    type = .q4_0x8
+                    dims = [dims[0] / block * type.blockSize, dims[1] * 8]
+                    elements = dims[0] * dims[1]
+                } else {
+                    guard rawType != GGMLType.q4_0x8.rawValue, let t = GGMLType(rawValue: rawType) else {
+                        throw GGUFError.unsupportedTensorType(path: path, tensor: name, type: GGMLType.ggmlName(rawType))
+                    }
+                    type = t
                 }
                 let offset = try cursor.read(UInt64.self, "tensor info of \(name)")
                 guard offset <= UInt64(Int.max), Int(offset) % alignment == 0 else {

@@ -41,9 +41,10 @@ struct GGUFLayout: Sendable {
         var cursor = 0
         for t in tensors {
             Self.putString(t.name, &out)
-            Self.put(UInt32(t.shape.count), &out)
-            for d in t.shape.reversed() { Self.put(UInt64(d), &out) }
-            Self.put(t.type.rawValue, &out)
+            let dims = t.type.fileShape(t.shape)
+            Self.put(UInt32(dims.count), &out)
+            for d in dims.reversed() { Self.put(UInt64(d), &out) }
+            Self.put(t.type.fileTypeID, &out)
             Self.put(UInt64(cursor), &out)
             relative.append(cursor)
             cursor += Self.align(t.byteCount, alignment)

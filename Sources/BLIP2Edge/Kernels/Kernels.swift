@@ -68,12 +68,23 @@ enum Kernels {
         ck_bf16_to_f32(x.assumingMemoryBound(to: UInt16.self), y, count)
     }
 
+    /// Q4_0 rows [rows, columns] (rows a multiple of 8) reordered into Q4_0x8 groups, in place
+    /// (through a copy).
+    static func interleaveQ4_0x8(_ data: UnsafeMutableRawPointer, rows: Int, columns: Int) {
+        let bytes = rows * columns / 32 * 18
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes), alignment: 64)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: data, byteCount: bytes)
+        let rc = ck_interleave_q4_0x8(copy, data, Int32(rows), Int32(columns))
+        precondition(rc == 0, "interleaveQ4_0x8: rows \(rows) not a multiple of 8 or columns \(columns) of 32")
+    }
+
     /// Weight quantization bit-identical to the gguf package; returns how many non-finite
     /// values it met (their blocks get a zero scale).
     static func quantize(_ x: UnsafePointer<Float>, count: Int, as type: GGMLType, into y: UnsafeMutableRawPointer) -> Int {
         switch type {
         case .q8_0: return ck_quantize_q8_0_gguf(x, y.assumingMemoryBound(to: ck_block_q8_0.self), count)
-        case .q4_0: return ck_quantize_q4_0_gguf(x, y.assumingMemoryBound(to: ck_block_q4_0.self), count)
+        case .q4_0, .q4_0x8: return ck_quantize_q4_0_gguf(x, y.assumingMemoryBound(to: ck_block_q4_0.self), count)
         case .f16: floatToHalf(x, into: y, count: count)
         case .f32: y.copyMemory(from: x, byteCount: count * MemoryLayout<Float>.stride)
         }

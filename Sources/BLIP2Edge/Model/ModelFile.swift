@@ -2,6 +2,7 @@
 public enum ModelFileError: Error, Equatable, CustomStringConvertible {
     case missingTensor(path: String, name: String)
     case wrongShape(path: String, name: String, expected: [Int], found: [Int])
+    case wrongLayout(path: String, name: String)
     case unexpectedTensor(path: String, name: String)
     case missingTokenizer(path: String, reason: String)
     /// A file of another family than the command or API needs: says what the file is for.
@@ -11,6 +12,7 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .missingTensor(path, name): "\(path): tensor \(name) is missing"
         case let .wrongShape(path, name, expected, found): "\(path): tensor \(name) has shape \(found), the configuration implies \(expected)"
+        case let .wrongLayout(path, name): "\(path): tensor \(name) is stored as Q4_0x8, which only a Linear layer's weight may be"
         case let .unexpectedTensor(path, name): "\(path): unexpected tensor \(name) (a file for another model?)"
         case let .missingTokenizer(path, reason): "\(path): tokenizer: \(reason)"
         case let .wrongFamily(path, reason): "\(path): \(reason)"

@@ -33,6 +33,8 @@ final class WeightBinding {
         guard t.shape == spec.shape else {
             throw .wrongShape(path: file.path, name: spec.fileName, expected: spec.shape, found: t.shape)
         }
+        // Only matmuls read Q4_0x8 (its rows are interleaved, so no row of it can be looked up).
+        guard t.type != .q4_0x8 || spec.role == .linear else { throw .wrongLayout(path: file.path, name: spec.fileName) }
         return Weight(type: t.type, data: UnsafeRawPointer(file.bytes(of: t).baseAddress ?? Self.placeholder), shape: t.shape)
     }
 

@@ -88,6 +88,84 @@ AVX2_INLINE void block_isums(const uint8_t *blk, const int8_t *const *xb, int q4
 
 #include "x86_q8.h"
 
+// ---- Q4_0x8: weight rows in the lanes, straight from the file -----------------------------
+//
+// One 32-byte load is 4 bytes of each of 8 rows: its low nibbles are positions 4j..4j+3 of
+// every row, its high nibbles 16+4j..; each multiplies the activation's same 4 positions
+// broadcast. The int16 sums (8 groups x 2 x 15 x 127 < 32767) widen once per block into the 8
+// rows' exact block sums, with no horizontal adds; then the reference's fused multiply-add.
+
+// p16[r] += the products of one 8-row block with activation rows x[0..nr) (nr a constant after
+// inlining, at most Q4X8_TILE).
+#define Q4X8_TILE 5
+AVX2_INLINE void q4x8_block(const ck_block_q4_0x8 *blk, const ck_q8_act *x, int b, int nr, __m256i *p16) {
+    const __m256i m15 = _mm256_set1_epi8(15);
+    for (int r = 0; r < nr; r++) p16[r] = _mm256_setzero_si256();
+    CK_UNROLL(4)
+    for (int j = 0; j < 4; j++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));
+        __m256i lo = _mm256_and_si256(raw, m15), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m15);
+        for (int r = 0; r < nr; r++) {
+            int32_t a, c;
+            memcpy(&a, x[r].qs + b * 32 + 4 * j, 4);
+            memcpy(&c, x[r].qs + b * 32 + 16 + 4 * j, 4);
+            p16[r] = _mm256_add_epi16(p16[r], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)));
+            p16[r] = _mm256_add_epi16(p16[r], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(c)));
+        }
+    }
+}
+
+// One group of 8 rows against activation rows x[0..nr): y[r * ldy + 0..8).
+AVX2_INLINE void q4x8_group(const ck_block_q4_0x8 *g, int nb, const ck_q8_act *x, int nr, float *y, size_t ldy) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[Q4X8_TILE];
+    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        // 8 blocks (1152 bytes) ahead: the hardware prefetcher alone left a decode step 10-20%
+        // slower on Zen 3 (BENCHMARKS.md). A prefetch past the end does not fault.
+        const char *ahead = (const char *)(g + b) + 8 * sizeof(ck_block_q4_0x8);
+        _mm_prefetch(ahead, _MM_HINT_T0);
+        _mm_prefetch(ahead + 64, _MM_HINT_T0);
+        _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        __m256i p16[Q4X8_TILE];
+        q4x8_block(g + b, x, b, nr, p16);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g[b].d));
+        for (int r = 0; r < nr; r++) {
+            __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(p16[r], ones), _mm256_set1_epi32(x[r].s[b] * 8));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(x[r].d[b])), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) _mm256_storeu_ps(y + (size_t)r * ldy, acc[r]);
+}
+
+AVX2 void ck_gemv_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    (void)rb;
+    const int nb = k / 32;
+    for (int i = 0; i < m; i += 8) q4x8_group((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, x, 1, y + i, 0);
+}
+
+// Activation rows in tiles of up to Q4X8_TILE (a beam step's 5 in one), each tile one pass
+// over the group's blocks, which stay in L1/L2 between tiles.
+AVX2 void ck_lanes_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
+                               void *scratch) {
+    (void)rb;
+    (void)scratch;
+    const int nb = k / 32;
+    for (int i = 0; i < m; i += 8) {
+        const ck_block_q4_0x8 *g = (const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb;
+        for (int r0 = 0; r0 < nr; r0 += Q4X8_TILE) {
+            float *yt = y + (size_t)r0 * ldy + i;
+            switch (nr - r0 < Q4X8_TILE ? nr - r0 : Q4X8_TILE) {
+            case 1: q4x8_group(g, nb, x + r0, 1, yt, (size_t)ldy); break;
+            case 2: q4x8_group(g, nb, x + r0, 2, yt, (size_t)ldy); break;
+            case 3: q4x8_group(g, nb, x + r0, 3, yt, (size_t)ldy); break;
+            case 4: q4x8_group(g, nb, x + r0, 4, yt, (size_t)ldy); break;
+            default: q4x8_group(g, nb, x + r0, 5, yt, (size_t)ldy); break;
+            }
+        }
+    }
+}
+
 #include "x86_float.h"
 
 
@@ -205,6 +283,7 @@ AVX2 size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t 
 const ck_kernels ck_kernels_avx2 = {
     SIMD_FLOAT_KERNELS,
     X86_Q8_KERNELS,
+    .q4_0x8 = X86_Q4_0X8_KERNELS,
     .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_avx2,
     .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_avx2,
 };

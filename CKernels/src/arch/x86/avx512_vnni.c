@@ -243,6 +243,7 @@ VNNI static void gemm_lanes_q8_0_avx512_vnni(const void *w, size_t rb, int m, in
 const ck_kernels ck_kernels_avx512_vnni = {
     SIMD_FLOAT_KERNELS,
     X86_Q8_KERNELS,
+    .q4_0x8 = X86_Q4_0X8_KERNELS,
     .quantize_q8_0_gguf = ck_quantize_q8_0_gguf_avx2,
     .quantize_q4_0_gguf = ck_quantize_q4_0_gguf_avx2,
 };

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "ck_blocks.h"
+#include "../../ck_internal.h"
 
 // Per function, not per file: the binary still runs on CPUs without AVX2 (cpu.c selects a
 // variant only when cpuid says its instructions are there).
@@ -18,6 +19,12 @@
 // conversion and gain nothing from wider integer instructions.
 size_t ck_quantize_q8_0_gguf_avx2(const float *x, ck_block_q8_0 *y, size_t k);
 size_t ck_quantize_q4_0_gguf_avx2(const float *x, ck_block_q4_0 *y, size_t k);
+// The Q4_0x8 kernels (avx2.c), which the AVX-512 variant shares as they are (a vpdpbusd
+// version would drop the int16 adds; not written).
+void ck_gemv_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const void *x, float *y);
+void ck_lanes_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
+                          void *scratch);
+#define X86_Q4_0X8_KERNELS {ck_gemv_q4_0x8_avx2, NULL, NULL, ck_lanes_q4_0x8_avx2}
 
 AVX2_INLINE float half_to_float(const void *p) {
     uint16_t h;
