@@ -5,10 +5,12 @@
 # machines moves more than most code changes do; ABBA, because the second of a pair ran slower.
 #   Tools/bench_ab.sh A_BINARY B_BINARY MODEL IMAGE [ROUNDS=5] [TOKENS=20] [THREADS=2]
 # BEAMS=N in the environment: beam search with N beams instead of greedy (decodePerToken is then
-# the cost of one step of all beams).
+# the cost of one step of all beams). MODEL_B=FILE: B runs on FILE instead of MODEL (one binary as A
+# and B then compares two files, e.g. a layout against the default).
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 a=$1 b=$2 model=$3 image=$4 rounds=${5:-5} tokens=${6:-20} threads=${7:-2}
+model_b=${MODEL_B:-$model}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 search="--greedy"; [ -n "${BEAMS:-}" ] && search="--beams $BEAMS"
@@ -16,8 +18,8 @@ echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $rounds roun
 for r in $(seq "$rounds"); do
   order="a b"; [ $((r % 2)) -eq 0 ] && order="b a"   # ABBA: neither binary always runs second
   for side in $order; do
-    bin=$a; [ "$side" = b ] && bin=$b
-    "$bin" caption "$image" --model "$model" $search --max-tokens "$tokens" --min-tokens "$tokens" \
+    bin=$a file=$model; [ "$side" = b ] && bin=$b file=$model_b
+    "$bin" caption "$image" --model "$file" $search --max-tokens "$tokens" --min-tokens "$tokens" \
       --threads "$threads" --json --stats 2>/dev/null | head -n 1 >> "$out/$side.jsonl"
   done
 done

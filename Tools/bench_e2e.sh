@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full-size end-to-end benchmark against the anchors of issue 7, in one run:
 #   1. makes what is missing: the random-weight blip2-opt-2.7b checkpoint
-#      (Tools/make_fullsize_checkpoint.py), its Q4_0/Q8_0/F16 conversions (blip2-quantize), the
+#      (Tools/make_fullsize_checkpoint.py), its Q4_0 (plain and --interleave)/Q8_0/F16 conversions (blip2-quantize), the
 #      release blip2-edge (`swift build -c release --product blip2-edge`, only if it is absent);
 #   2. anchors: the read bandwidth and our kernels at the BLIP-2 shapes (Tools/bench-kernels.sh),
 #      ggml's MUL_MAT at the same shapes (when $GGML_DIR holds a built ggml), and transformers fp32
@@ -55,7 +55,7 @@ GGML_DIR=${GGML_DIR:-/work/ggml-build}
 REPS=${REPS:-3} TF_REPS=${TF_REPS:-3} TOKENS=${TOKENS:-20} THREADS=${THREADS:-"2 1"}
 export OTHERS_MAX=${OTHERS_MAX:-0.3}
 IMAGE=Tests/Fixtures/images/photo-321x187.ppm
-TYPES="q4_0 q8_0 f16" MODES="greedy beam5"
+TYPES="q4_0 q4_0x8 q8_0 f16" MODES="greedy beam5"
 if [ $quick = 1 ]; then
   REPS=1 TF_REPS=1 TOKENS=5 THREADS=2 TYPES=q4_0 MODES=greedy
   parts=$(echo ",$parts," | sed 's/,ggml,/,/; s/,perf,/,/; s/^,//; s/,$//')
@@ -119,12 +119,14 @@ if [ ! -x "$bin" ]; then
   swift build -c release --product blip2-edge >/dev/null
 fi
 mkdir -p "$OUTDIR"
-for t in q4_0 q8_0 f16; do
+for t in q4_0 q4_0x8 q8_0 f16; do
   f="$OUTDIR/blip2-opt-2.7b.$t.gguf"
   if [ ! -f "$f" ]; then
     [ -x .build/release/blip2-quantize ] || swift build -c release --product blip2-quantize >/dev/null
     log "converting to $t"
-    .build/release/blip2-quantize "$CKPT" "$f" --type "$t"
+    # q4_0x8: the Q4_0 mix with the language model interleaved (blip2-quantize --interleave).
+    if [ $t = q4_0x8 ]; then args=(--type q4_0 --interleave); else args=(--type "$t"); fi
+    .build/release/blip2-quantize "$CKPT" "$f" "${args[@]}"
   fi
   "$PY" Tools/bench_transformers.py lm-bytes "$f" > "$RESULTS/lm-bytes-$t.json"
 done

@@ -189,7 +189,8 @@ def run_transformers(a: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------
 # GGUF tensor table
 
-GGUF_BLOCK = {0: (1, 4), 1: (1, 2), 2: (32, 18), 8: (32, 34)}   # F32, F16, Q4_0, Q8_0
+# F32, F16, Q4_0, Q8_0, and I8 (how a --interleave file stores its Q4_0x8 tensors: raw bytes)
+GGUF_BLOCK = {0: (1, 4), 1: (1, 2), 2: (32, 18), 8: (32, 34), 24: (1, 1)}
 GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 
 
@@ -363,7 +364,7 @@ def report(a: argparse.Namespace) -> None:
     bw, kern = parse_kernels(kernels_text)
     ggml_text = (d / "ggml.txt").read_text() if (d / "ggml.txt").exists() else ""
     ggml = parse_ggml(ggml_text)
-    lmb = {t: json.loads((d / f"lm-bytes-{t}.json").read_text()) for t in ("q4_0", "q8_0", "f16")
+    lmb = {t: json.loads((d / f"lm-bytes-{t}.json").read_text()) for t in ("q4_0", "q4_0x8", "q8_0", "f16")
            if (d / f"lm-bytes-{t}.json").exists()}
 
     def ours_cfg(ftype, mode, threads, lowram=False):
@@ -464,7 +465,7 @@ def report(a: argparse.Namespace) -> None:
     L.append("")
 
     # --- per-configuration tables
-    types = [("q4_0", "Q4_0"), ("q8_0", "Q8_0"), ("f16", "F16")]
+    types = [("q4_0", "Q4_0"), ("q4_0x8", "Q4_0, `--interleave`"), ("q8_0", "Q8_0"), ("f16", "F16")]
     modes = [("greedy", 1, "greedy"), ("beam5", 5, "5 beams")]
     thread_list = sorted({r["threads"] for r in ours}, reverse=True)
     L.append("### Stage times (medians)")

@@ -34,7 +34,8 @@ void ck_quantize_row_q8_0(const float *x, ck_block_q8_0 *y, size_t k);
 int ck_interleave_q4_0x8(const void *rows, void *groups, int m, int k);
 int ck_deinterleave_q4_0x8(const void *groups, void *rows, int m, int k);
 
-// Converts one row of k elements of type t to float (dequantization for Q4_0 / Q8_0).
+// Converts one row of k elements of type t to float (dequantization for Q4_0 / Q8_0). Not for
+// Q4_0x8, whose rows are not contiguous: y is then left as it was.
 void ck_row_to_float(ck_type t, const void *x, float *y, size_t k);
 
 // Y[n x m] = X[n x k] . W[m x k]^T (+ bias[m] when bias is not NULL). All row-major and
