@@ -432,7 +432,8 @@ def report(a: argparse.Namespace) -> None:
         L.append("")
         L.append(f"transformers anchor: `Tools/bench_transformers.py` — transformers {v['transformers']}, "
                  f"torch {v['torch']} (CPU), `Blip2ForConditionalGeneration.from_pretrained(dtype=float32)` "
-                 f"of the same checkpoint ({tf['checkpoint_bytes'] / 1e9:.2f} GB fp32, "
+                 f"of the same checkpoint ({tf['checkpoint_bytes'] / 1e9:.2f} GB of "
+                 f"{'fp32' if tf['checkpoint_bytes'] >= 3.5 * tf['parameters'] else '16-bit'} safetensors, "
                  f"{tf['parameters'] / 1e9:.3f} B parameters; attention `{tf['attention']}`), the image through "
                  "`BlipImageProcessorPil` with the checkpoint's preprocessor config, `generate(do_sample=False, "
                  f"num_beams=1|5, min_new_tokens={toks}, max_new_tokens={toks})` under `torch.inference_mode`, "

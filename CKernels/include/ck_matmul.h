@@ -28,12 +28,6 @@ size_t ck_row_size(ck_type t, size_t k);
 // Values beyond about 8e6 in magnitude overflow the fp16 scale (as in ggml).
 void ck_quantize_row_q8_0(const float *x, ck_block_q8_0 *y, size_t k);
 
-// Q4_0 rows <-> Q4_0x8 groups: m rows of k (m a multiple of 8, k of 32), each Q4_0 row
-// ck_row_size(CK_TYPE_Q4_0, k) bytes after the previous. The same bytes, reordered; in place is
-// not allowed. Return 0, or -1 on bad arguments.
-int ck_interleave_q4_0x8(const void *rows, void *groups, int m, int k);
-int ck_deinterleave_q4_0x8(const void *groups, void *rows, int m, int k);
-
 // Converts one row of k elements of type t to float (dequantization for Q4_0 / Q8_0). Not for
 // Q4_0x8, whose rows are not contiguous: y is then left as it was.
 void ck_row_to_float(ck_type t, const void *x, float *y, size_t k);

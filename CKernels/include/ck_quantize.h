@@ -17,6 +17,11 @@ size_t ck_quantize_q4_0_gguf(const float *x, ck_block_q4_0 *y, size_t k);
 size_t ck_quantize_q8_0_gguf_ref(const float *x, ck_block_q8_0 *y, size_t k);
 size_t ck_quantize_q4_0_gguf_ref(const float *x, ck_block_q4_0 *y, size_t k);
 
+// Q4_0 rows <-> Q4_0x8 groups (ck_blocks.h, blip2-quantize --interleave): m rows of k (m a
+// multiple of 8, k of 32), each Q4_0 row k / 32 blocks after the previous. The same bytes,
+// reordered; not in place. Return 0, or -1 on bad arguments.
+int ck_interleave_q4_0x8(const ck_block_q4_0 *rows, ck_block_q4_0x8 *groups, int m, int k);
+int ck_deinterleave_q4_0x8(const ck_block_q4_0x8 *groups, ck_block_q4_0 *rows, int m, int k);
 
 // bfloat16 checkpoint values to float (exact). Dequantization is ck_row_to_float and the
 // fp16 conversions are ck_fp16_to_fp32_row / ck_fp32_to_fp16_row (ck_matmul.h, ck_ops.h).

@@ -297,36 +297,6 @@ int ck_matmul_multi(ck_pool *pool, const float *X, int n, int k, const ck_matmul
     return j.failed ? -1 : 0;
 }
 
-int ck_interleave_q4_0x8(const void *rows, void *groups, int m, int k) {
-    if (!rows || !groups || m < 0 || m % 8 || k <= 0 || k % 32) return -1;
-    const int nb = k / 32;
-    for (int g = 0; g < m / 8; g++)
-        for (int b = 0; b < nb; b++) {
-            ck_block_q4_0x8 *dst = (ck_block_q4_0x8 *)groups + (size_t)g * nb + b;
-            for (int r = 0; r < 8; r++) {
-                const ck_block_q4_0 *src = (const ck_block_q4_0 *)rows + ((size_t)g * 8 + r) * nb + b;
-                dst->d[r] = src->d;
-                for (int j = 0; j < 4; j++) memcpy(dst->qs + 32 * j + 4 * r, src->qs + 4 * j, 4);
-            }
-        }
-    return 0;
-}
-
-int ck_deinterleave_q4_0x8(const void *groups, void *rows, int m, int k) {
-    if (!rows || !groups || m < 0 || m % 8 || k <= 0 || k % 32) return -1;
-    const int nb = k / 32;
-    for (int g = 0; g < m / 8; g++)
-        for (int b = 0; b < nb; b++) {
-            const ck_block_q4_0x8 *src = (const ck_block_q4_0x8 *)groups + (size_t)g * nb + b;
-            for (int r = 0; r < 8; r++) {
-                ck_block_q4_0 *dst = (ck_block_q4_0 *)rows + ((size_t)g * 8 + r) * nb + b;
-                dst->d = src->d[r];
-                for (int j = 0; j < 4; j++) memcpy(dst->qs + 4 * j, src->qs + 32 * j + 4 * r, 4);
-            }
-        }
-    return 0;
-}
-
 int ck_matmul(ck_pool *pool, ck_type t, const void *W, const float *X, const float *bias,
               float *Y, int n, int m, int k) {
     ck_matmul_output o = {t, W, bias, Y, m};

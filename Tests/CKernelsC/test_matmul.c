@@ -314,8 +314,9 @@ static void test_bad_args(void) {
     check(ck_matmul(NULL, (ck_type)3, w, x, NULL, y, 1, 1, 32) == -1, "matmul rejects an unknown type");
     check(ck_matmul(NULL, CK_TYPE_F32, w, x, NULL, y, 0, 1, 32) == 0, "matmul with n = 0 does nothing");
     check(ck_matmul(NULL, CK_TYPE_Q4_0X8, w, x, NULL, y, 1, 4, 32) == -1, "matmul rejects q4_0x8 with m %% 8 != 0");
-    check(ck_interleave_q4_0x8(w, w + 128, 4, 32) == -1 && ck_interleave_q4_0x8(w, w + 128, 8, 48) == -1 &&
-          ck_deinterleave_q4_0x8(w, w + 128, 12, 32) == -1, "q4_0x8 interleaving rejects m %% 8 != 0 and k %% 32 != 0");
+    void *rows = w, *groups = w + 128;
+    check(ck_interleave_q4_0x8(rows, groups, 4, 32) == -1 && ck_interleave_q4_0x8(rows, groups, 8, 48) == -1 &&
+          ck_deinterleave_q4_0x8(groups, rows, 12, 32) == -1, "q4_0x8 interleaving rejects m %% 8 != 0 and k %% 32 != 0");
     check(ck_row_size(CK_TYPE_Q4_0, 64) == 36 && ck_row_size(CK_TYPE_Q8_0, 64) == 68 &&
           ck_row_size(CK_TYPE_F16, 7) == 14, "row sizes follow the block formats");
 }

@@ -14,9 +14,10 @@ public struct QuantizationPlan: Sendable {
         public let pattern: String
         public let type: GGMLType
 
+        /// Q4_0x8 is Q4_0 laid out for the language model's products: an override of it means Q4_0.
         public init(pattern: String, type: GGMLType) {
             self.pattern = pattern
-            self.type = type
+            self.type = type == .q4_0x8 ? .q4_0 : type
         }
 
         /// Parses `PATTERN=TYPE`, as `--tensor-type` takes it.
@@ -35,10 +36,11 @@ public struct QuantizationPlan: Sendable {
     /// kernels have no such cost, and keep the gguf package's bytes.
     public let interleaveLanguageModel: Bool
 
+    /// A file type of Q4_0x8 means Q4_0 with `interleaveLanguageModel`.
     public init(fileType: GGMLType, overrides: [Override] = [], interleaveLanguageModel: Bool = false) {
-        self.fileType = fileType
+        self.fileType = fileType == .q4_0x8 ? .q4_0 : fileType
         self.overrides = overrides
-        self.interleaveLanguageModel = interleaveLanguageModel
+        self.interleaveLanguageModel = interleaveLanguageModel || fileType == .q4_0x8
     }
 
     /// The default mix:

@@ -75,7 +75,8 @@ enum Kernels {
         let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes), alignment: 64)
         defer { copy.deallocate() }
         copy.copyMemory(from: data, byteCount: bytes)
-        let rc = ck_interleave_q4_0x8(copy, data, Int32(rows), Int32(columns))
+        let rc = ck_interleave_q4_0x8(copy.assumingMemoryBound(to: ck_block_q4_0.self),
+                                      data.assumingMemoryBound(to: ck_block_q4_0x8.self), Int32(rows), Int32(columns))
         precondition(rc == 0, "interleaveQ4_0x8: rows \(rows) not a multiple of 8 or columns \(columns) of 32")
     }
 
