@@ -124,7 +124,9 @@ public final class GGUFFile: Sendable {
                     }
                     type = .q4_0x8
                     dims = [dims[0] / block * type.blockSize, dims[1] * 8]
-                    elements = dims[0] * dims[1]
+                    let (e, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
+                    guard !overflow else { throw GGUFError.invalid(path: path, reason: "tensor \(name) has too many elements") }
+                    elements = e
                 } else {
                     guard rawType != GGMLType.q4_0x8.rawValue, let t = GGMLType(rawValue: rawType) else {
                         throw GGUFError.unsupportedTensorType(path: path, tensor: name, type: GGMLType.ggmlName(rawType))

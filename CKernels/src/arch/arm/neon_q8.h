@@ -143,5 +143,56 @@ NEON_ATTR static void NEON_FN(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, i
     NEON_FN(gemm_q_panels)(w, rb, m, k, x, nr, y, ldy, 0);
 }
 
+// Q4_0x8 (ck_blocks.h): weight rows in the lanes. Per 8-row block and 4-byte position j, two
+// registers hold rows 0-3 and 4-7; their low nibbles meet lane j of x[0..15], their high nibbles
+// lane j of x[16..31], so the 8 block sums need no pairwise adds. Nibbles (0..15) stay unsigned
+// in int8; the offset of 8 comes off through the block sum of x. Activation rows one at a time:
+// the group's blocks stay in cache between them.
+#define Q4X8_GROUP(j)                                                                            \
+    do {                                                                                         \
+        uint8x16_t r0_ = vld1q_u8(blk->qs + 32 * (j)), r1_ = vld1q_u8(blk->qs + 32 * (j) + 16);   \
+        s0 = DOT_LANE(s0, vreinterpretq_s8_u8(vandq_u8(r0_, m15)), x0, j);                       \
+        s0 = DOT_LANE(s0, vreinterpretq_s8_u8(vshrq_n_u8(r0_, 4)), x1, j);                       \
+        s1 = DOT_LANE(s1, vreinterpretq_s8_u8(vandq_u8(r1_, m15)), x0, j);                       \
+        s1 = DOT_LANE(s1, vreinterpretq_s8_u8(vshrq_n_u8(r1_, 4)), x1, j);                       \
+    } while (0)
+
+NEON_ATTR static inline __attribute__((always_inline)) void NEON_FN(q4x8_group)(
+    const ck_block_q4_0x8 *g, int nb, const ck_q8_act *x, float *y) {
+    const uint8x16_t m15 = vdupq_n_u8(15);
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+    for (int b = 0; b < nb; b++) {
+        const ck_block_q4_0x8 *blk = g + b;
+        int8x16_t x0 = vld1q_s8(x->qs + b * 32), x1 = vld1q_s8(x->qs + b * 32 + 16);
+        int32x4_t s0 = vdupq_n_s32(0), s1 = s0;
+        Q4X8_GROUP(0); Q4X8_GROUP(1); Q4X8_GROUP(2); Q4X8_GROUP(3);
+        int32x4_t off = vdupq_n_s32(x->s[b] * 8);
+        uint16x8_t dh = vld1q_u16(blk->d);
+        float32x4_t d0 = vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(dh)));
+        float32x4_t d1 = vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(dh)));
+        acc0 = vfmaq_f32(acc0, vcvtq_f32_s32(vsubq_s32(s0, off)), vmulq_n_f32(d0, x->d[b]));
+        acc1 = vfmaq_f32(acc1, vcvtq_f32_s32(vsubq_s32(s1, off)), vmulq_n_f32(d1, x->d[b]));
+    }
+    vst1q_f32(y, acc0);
+    vst1q_f32(y + 4, acc1);
+}
+#undef Q4X8_GROUP
+
+NEON_ATTR static void NEON_FN(gemv_q4_0x8)(const void *w, size_t rb, int m, int k, const void *x, float *y) {
+    (void)rb;
+    const int nb = k / 32;
+    for (int i = 0; i < m; i += 8) NEON_FN(q4x8_group)((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, x, y + i);
+}
+
+NEON_ATTR static void NEON_FN(lanes_q4_0x8)(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr,
+                                            float *y, int ldy, void *scratch) {
+    (void)rb;
+    (void)scratch;
+    const int nb = k / 32;
+    for (int i = 0; i < m; i += 8)
+        for (int r = 0; r < nr; r++)
+            NEON_FN(q4x8_group)((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, &x[r], y + (size_t)r * ldy + i);
+}
+
 #undef Q4_UNPACK
 #undef LOAD_W
