@@ -97,12 +97,10 @@ void ck_quantize_q8_ref(const float *x, size_t k, int8_t *qs, float *d, int32_t 
 void ck_to_float_f16_ref(const void *x, float *y, size_t k);
 void ck_to_float_f32_ref(const void *x, float *y, size_t k);
 void ck_to_float_q4_0_ref(const void *x, float *y, size_t k);
-// Q4_0x8 (ck_block_q4_0x8): the reference's kernels. No to_float: a row of it is not
-// contiguous.
+// Q4_0x8 (ck_block_q4_0x8): the reference's n = 1 kernel (the driver runs it once per row
+// when n > 1). No to_float: a row of it is not contiguous.
 void ck_gemv_q4_0x8_ref(const void *w, size_t rb, int m, int k, const void *x, float *y);
-void ck_lanes_q4_0x8_ref(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
-                         void *scratch);
-#define CK_Q4_0X8_REF {ck_gemv_q4_0x8_ref, NULL, NULL, ck_lanes_q4_0x8_ref}
+#define CK_Q4_0X8_REF {ck_gemv_q4_0x8_ref, NULL, NULL, NULL}
 void ck_to_float_q8_0_ref(const void *x, float *y, size_t k);
 void ck_f16_to_f32_ref_row(const ck_half *x, float *y, size_t n);
 void ck_f32_to_f16_ref_row(const float *x, ck_half *y, size_t n);

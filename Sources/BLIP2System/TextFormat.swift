@@ -59,9 +59,12 @@ extension String {
     /// library's contains(_: String) lives in _StringProcessing, a megabyte of binary.)
     public func includes(_ text: String) -> Bool {
         let hay = Array(utf8), needle = Array(text.utf8)
-        guard !needle.isEmpty else { return true }
-        guard hay.count >= needle.count else { return false }
-        return (0...(hay.count - needle.count)).contains { hay[$0..<($0 + needle.count)].elementsEqual(needle) }
+        return needle.isEmpty || hay.indices.contains { Self.matches(hay, needle, at: $0) }
+    }
+
+    /// Whether `needle` (not empty) starts at byte `i` of `hay`.
+    private static func matches(_ hay: [UInt8], _ needle: [UInt8], at i: Int) -> Bool {
+        hay[i] == needle[0] && hay.count - i >= needle.count && hay[i..<(i + needle.count)].elementsEqual(needle)
     }
 
     /// Every occurrence of `target` replaced, left to right, matched code point by code point
@@ -73,7 +76,7 @@ extension String {
         out.reserveCapacity(hay.count)
         var i = 0
         while i < hay.count {
-            if hay[i] == needle[0], hay.count - i >= needle.count, hay[i..<(i + needle.count)].elementsEqual(needle) {
+            if Self.matches(hay, needle, at: i) {
                 out.append(contentsOf: replacement.utf8)
                 i += needle.count
             } else {

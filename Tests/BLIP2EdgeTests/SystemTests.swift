@@ -115,6 +115,13 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual("ab".padded(to: 4) + "|", "ab  |")
         XCTAssertEqual("abcdef".padded(to: 4), "abcdef")
         XCTAssertEqual("7".leftPadded(to: 3), "  7")
+        // Substring search and replacement share one byte matcher: edges, absent and overlong needles.
+        XCTAssertTrue("abc".includes("abc") && "abc".includes("c") && "abc".includes("") && "".includes(""))
+        XCTAssertFalse("abc".includes("abcd") || "abc".includes("ac") || "".includes("a"))
+        XCTAssertTrue("naïve".includes("ï") && !"naive".includes("ï"))
+        XCTAssertEqual("aaa".replacingAll("aa", with: "b"), "ba")
+        XCTAssertEqual("xaxbx".replacingAll("x", with: ""), "ab")
+        XCTAssertEqual("ab".replacingAll("abc", with: "z"), "ab")
     }
 
     func testLocksAndThreads() throws {

@@ -87,12 +87,6 @@ void ck_gemv_q4_0x8_ref(const void *w, size_t rb, int m, int k, const void *x, f
         y[i] = dot_q4_0x8((const ck_block_q4_0x8 *)((const char *)w + (size_t)(i / 8) * 8 * rb), i % 8, x, k / 32);
 }
 
-void ck_lanes_q4_0x8_ref(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
-                         void *scratch) {
-    (void)scratch;
-    for (int r = 0; r < nr; r++) ck_gemv_q4_0x8_ref(w, rb, m, k, &x[r], y + (size_t)r * ldy);
-}
-
 static void gemv_f32_ref(const void *w, size_t rb, int m, int k, const void *x, float *y) {
     const float *xf = x;
     for (int i = 0; i < m; i++) {

@@ -1,4 +1,3 @@
-
 /// Converts rows from a checkpoint dtype to a storage type, rows split across threads.
 struct RowConverter: @unchecked Sendable {
     let input: UnsafeRawPointer

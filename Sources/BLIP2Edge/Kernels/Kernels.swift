@@ -71,7 +71,7 @@ enum Kernels {
     /// Q4_0 rows [rows, columns] (rows a multiple of 8) reordered into Q4_0x8 groups, in place
     /// (through a copy).
     static func interleaveQ4_0x8(_ data: UnsafeMutableRawPointer, rows: Int, columns: Int) {
-        let bytes = rows * columns / 32 * 18
+        let bytes = rows * (GGMLType.q4_0.rowBytes(columns) ?? 0)
         let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes), alignment: 64)
         defer { copy.deallocate() }
         copy.copyMemory(from: data, byteCount: bytes)

@@ -284,21 +284,21 @@ const ck_kernels ck_kernels_neon = {
     NEON_COMMON,
     .q4_0 = {gemv_q4_0_q8_0_neon, gemm_q4_0_q8_0_neon, ck_to_float_q4_0_ref, NULL},
     .q8_0 = {gemv_q8_0_q8_0_neon, gemm_q8_0_q8_0_neon, ck_to_float_q8_0_ref, NULL},
-    .q4_0x8 = {gemv_q4_0x8_neon, NULL, NULL, lanes_q4_0x8_neon},
+    .q4_0x8 = {gemv_q4_0x8_neon, NULL, NULL, NULL},
 };
 
 const ck_kernels ck_kernels_neondot = {
     NEON_COMMON,
     .q4_0 = {gemv_q4_0_q8_0_neondot, gemm_q4_0_q8_0_neondot, ck_to_float_q4_0_ref, NULL},
     .q8_0 = {gemv_q8_0_q8_0_neondot, gemm_q8_0_q8_0_neondot, ck_to_float_q8_0_ref, NULL},
-    .q4_0x8 = {gemv_q4_0x8_neondot, NULL, NULL, lanes_q4_0x8_neondot},
+    .q4_0x8 = {gemv_q4_0x8_neondot, NULL, NULL, NULL},
 };
 
 const ck_kernels ck_kernels_neon_i8mm = {
     NEON_COMMON,
     .q4_0 = {gemv_q4_0_q8_0_neondot, gemm_q4_0_q8_0_neon_i8mm, ck_to_float_q4_0_ref, NULL},
     .q8_0 = {gemv_q8_0_q8_0_neondot, gemm_q8_0_q8_0_neon_i8mm, ck_to_float_q8_0_ref, NULL},
-    .q4_0x8 = {gemv_q4_0x8_neondot, NULL, NULL, lanes_q4_0x8_neondot},
+    .q4_0x8 = {gemv_q4_0x8_neondot, NULL, NULL, NULL},
     .panel_group = 8, // SMMLA's operand: 8 consecutive bytes of each of two rows
 };
 

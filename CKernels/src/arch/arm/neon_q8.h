@@ -146,8 +146,8 @@ NEON_ATTR static void NEON_FN(gemm_q8_0_q8_0)(const void *w, size_t rb, int m, i
 // Q4_0x8 (ck_blocks.h): weight rows in the lanes. Per 8-row block and 4-byte position j, two
 // registers hold rows 0-3 and 4-7; their low nibbles meet lane j of x[0..15], their high nibbles
 // lane j of x[16..31], so the 8 block sums need no pairwise adds. Nibbles (0..15) stay unsigned
-// in int8; the offset of 8 comes off through the block sum of x. Activation rows one at a time:
-// the group's blocks stay in cache between them.
+// in int8; the offset of 8 comes off through the block sum of x. n > 1: the driver runs the n = 1
+// kernel once per activation row.
 #define Q4X8_GROUP(j)                                                                            \
     do {                                                                                         \
         uint8x16_t r0_ = vld1q_u8(blk->qs + 32 * (j)), r1_ = vld1q_u8(blk->qs + 32 * (j) + 16);   \
@@ -182,16 +182,6 @@ NEON_ATTR static void NEON_FN(gemv_q4_0x8)(const void *w, size_t rb, int m, int 
     (void)rb;
     const int nb = k / 32;
     for (int i = 0; i < m; i += 8) NEON_FN(q4x8_group)((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, x, y + i);
-}
-
-NEON_ATTR static void NEON_FN(lanes_q4_0x8)(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr,
-                                            float *y, int ldy, void *scratch) {
-    (void)rb;
-    (void)scratch;
-    const int nb = k / 32;
-    for (int i = 0; i < m; i += 8)
-        for (int r = 0; r < nr; r++)
-            NEON_FN(q4x8_group)((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, &x[r], y + (size_t)r * ldy + i);
 }
 
 #undef Q4_UNPACK
