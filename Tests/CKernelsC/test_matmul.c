@@ -392,7 +392,10 @@ int main(void) {
                                {18, 7, 64}, {19, 5, 96},
                                // gemm_lanes: whole and partial groups of 16 weight rows, tiles of
                                // 8 activation rows and a remainder of each height
-                               {5, 35, 1408}, {12, 16, 96}, {2, 47, 64}, {7, 49, 32}, {15, 33, 128}};
+                               {5, 35, 1408}, {12, 16, 96}, {2, 47, 64}, {7, 49, 32}, {15, 33, 128},
+                               // avx2 panels past L1 (x86_q8.h): tiles of 32 weight rows and a
+                               // partial one, slices of k and a partial last one, one and two panels
+                               {24, 40, 2080}, {17, 37, 1760}, {9, 33, 3328}};
     const int shapes_f[][3] = {{1, 5, 13}, {4, 9, 37}, {7, 3, 1}, {2, 6, 8}};
     for (size_t ti = 0; ti < 4; ti++) {
         for (size_t s = 0; s < sizeof shapes_q / sizeof shapes_q[0]; s++)
