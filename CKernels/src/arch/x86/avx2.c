@@ -96,8 +96,10 @@ AVX2_INLINE void block_isums(const uint8_t *blk, const int8_t *const *xb, int q4
 // rows' exact block sums, with no horizontal adds; then the reference's fused multiply-add.
 
 // p16[r] += the products of one 8-row block with activation rows x[0..nr) (nr a constant after
-// inlining, at most Q4X8_TILE).
-#define Q4X8_TILE 5
+// inlining, at most Q4X8_TILE). Three rows a tile: with five (a beam step in one pass) the
+// compilers spill and the loop ran 12-17% slower on Zen 3 than as tiles of 3 + 2, although
+// it unpacks each block once instead of twice (BENCHMARKS.md); four and two were slower too.
+#define Q4X8_TILE 3 // the switch in ck_lanes_q4_0x8_avx2 has a case for each tile height
 AVX2_INLINE void q4x8_block(const ck_block_q4_0x8 *blk, const ck_q8_act *x, int b, int nr, __m256i *p16) {
     const __m256i m15 = _mm256_set1_epi8(15);
     for (int r = 0; r < nr; r++) p16[r] = _mm256_setzero_si256();
@@ -144,8 +146,8 @@ AVX2 void ck_gemv_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const void
     for (int i = 0; i < m; i += 8) q4x8_group((const ck_block_q4_0x8 *)w + (size_t)(i / 8) * nb, nb, x, 1, y + i, 0);
 }
 
-// Activation rows in tiles of up to Q4X8_TILE (a beam step's 5 in one), each tile one pass
-// over the group's blocks, which stay in L1/L2 between tiles.
+// Activation rows in tiles of up to Q4X8_TILE (a beam step's 5 as 3 + 2), each tile one pass
+// over the group's blocks, which stay in L1 between tiles (8 rows x k/2 bytes).
 AVX2 void ck_lanes_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const ck_q8_act *x, int nr, float *y, int ldy,
                                void *scratch) {
     (void)rb;
@@ -158,9 +160,7 @@ AVX2 void ck_lanes_q4_0x8_avx2(const void *w, size_t rb, int m, int k, const ck_
             switch (nr - r0 < Q4X8_TILE ? nr - r0 : Q4X8_TILE) {
             case 1: q4x8_group(g, nb, x + r0, 1, yt, (size_t)ldy); break;
             case 2: q4x8_group(g, nb, x + r0, 2, yt, (size_t)ldy); break;
-            case 3: q4x8_group(g, nb, x + r0, 3, yt, (size_t)ldy); break;
-            case 4: q4x8_group(g, nb, x + r0, 4, yt, (size_t)ldy); break;
-            default: q4x8_group(g, nb, x + r0, 5, yt, (size_t)ldy); break;
+            default: q4x8_group(g, nb, x + r0, 3, yt, (size_t)ldy); break;
             }
         }
     }
