@@ -125,11 +125,11 @@ static double stream_bandwidth(ck_pool *pool, const float *buf, size_t n, int re
 #define PEAK_ITERS 20000000
 
 __attribute__((target("avx2"))) static double peak_avx2(void) {
-    // vpmaddubsw + vpaddw (32 products into int16 pairs, as the Q4_0 kernel sums a block) on ten
-    // independent accumulators, in assembly so that no compiler spills them. Ten: a chain's pair
-    // takes 4 cycles on Zen 3, which issues two vpmaddubsw a cycle, so six chains (this
-    // benchmark until 2026-12-02) measured latency, not throughput: 267 GOP/s where ten give
-    // about 400 on the same core.
+    // vpmaddubsw + vpaddw (32 products into int16 pairs, as the Q4_0 kernel sums a block) on
+    // twelve independent accumulators, in assembly so that no compiler spills them. A chain's
+    // pair takes 4 cycles on Zen 3, which issues two vpmaddubsw a cycle, so six chains (this
+    // benchmark until 2026-12-02) measured latency, not throughput: 267 GOP/s where twelve give
+    // about 330 on the same core (ten gave the same: twelve leave a margin).
     __m256i s = _mm256_set1_epi8(5), u0 = _mm256_set1_epi8(1), u1 = _mm256_set1_epi8(2);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
             a9 = a0, a10 = a0, a11 = a0;

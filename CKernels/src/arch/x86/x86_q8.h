@@ -189,11 +189,12 @@ Q_INLINE void store_panels(const __m256 *acc, int np, int nr, float *y, int ldy)
 }
 
 // When the panels' blocks fit in L1 each row runs over all of them. When they do not (k past
-// about 2400 with two panels: the ViT's fc2, the language model's layers) every block's
-// panel bytes would come from L2, whose bandwidth, not the arithmetic, then sets the speed
-// (about 20 cycles a block on Zen 3 at n = 257); so rows go in tiles over slices of k that stay
-// in L1, the partial sums waiting in acc_tile between slices: the same fused multiply-adds in
-// the same order, so the same bits (15-17% faster at 1408x6144 and 2560x2560, n = 257).
+// about 1600 with two panels, 3300 with one: the ViT's fc2, the language model's layers),
+// every block's panel bytes would come from L2, whose bandwidth, not the arithmetic, then sets
+// the speed (about 20 cycles a block on Zen 3 at n = 257); so rows go in tiles over slices of k
+// that stay in L1, the partial sums waiting in acc_tile between slices: the same fused
+// multiply-adds in the same order, so the same bits (15-17% faster at 1408x6144 and 2560x2560,
+// n = 257).
 Q_INLINE void gemm_q(const void *w, size_t rb, int m, int k, const ck_q8_act *panels, int nr, float *y, int ldy,
                      int q4, int np) {
     const size_t bsz = q4 ? sizeof(ck_block_q4_0) : sizeof(ck_block_q8_0);
