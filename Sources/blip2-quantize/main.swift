@@ -25,8 +25,9 @@ options:
   --interleave              store the language model's Q4_0 Linear weights 8 rows
                             interleaved (Q4_0x8): the same bytes reordered so that a
                             decode step's products need no horizontal sums (faster
-                            decode on x86; ARM runs them through plain C). The gguf
-                            package then reads those tensors as raw I8 bytes
+                            decode on x86; on ARM measure first: those kernels have
+                            run only under qemu). The gguf package then reads
+                            those tensors as raw I8 bytes
   --threads N               threads for conversion (default: all cores)
   --progress                show progress even when stderr is not a terminal
   --quiet                   print nothing but errors

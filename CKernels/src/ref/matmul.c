@@ -28,18 +28,20 @@ void ck_quantize_q8_ref(const float *x, size_t k, int8_t *qs, float *d, int32_t 
 
 // The accumulation every variant reproduces bit for bit: one fused multiply-add per block, in
 // block order, of the exact integer block sum and the product of the two (fp16) scales.
+// acc plus block b of a Q4_0 row (its 16 quant bytes and scale) times activation block b.
+static float fma_q4_0_block(float acc, const uint8_t *qs, ck_half d, const ck_q8_act *a, int b) {
+    const int8_t *q = a->qs + b * 32;
+    int32_t isum = 0;
+    for (int j = 0; j < 16; j++) {
+        isum += ((qs[j] & 15) - 8) * q[j];
+        isum += ((qs[j] >> 4) - 8) * q[j + 16];
+    }
+    return fmaf((float)isum, ck_half_to_float_ref(d) * a->d[b], acc);
+}
+
 static float dot_q4_0(const ck_block_q4_0 *w, const ck_q8_act *a, int nb) {
     float acc = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        const int8_t *q = a->qs + b * 32;
-        int32_t isum = 0;
-        for (int j = 0; j < 16; j++) {
-            isum += ((w[b].qs[j] & 15) - 8) * q[j];
-            isum += ((w[b].qs[j] >> 4) - 8) * q[j + 16];
-        }
-        float sc = ck_half_to_float_ref(w[b].d) * a->d[b];
-        acc = fmaf((float)isum, sc, acc);
-    }
+    for (int b = 0; b < nb; b++) acc = fma_q4_0_block(acc, w[b].qs, w[b].d, a, b);
     return acc;
 }
 
@@ -65,19 +67,13 @@ static void gemv_q8_0_ref(const void *w, size_t rb, int m, int k, const void *x,
         y[i] = dot_q8_0((const ck_block_q8_0 *)((const char *)w + i * rb), x, k / 32);
 }
 
-// Q4_0x8: row r of a group is dot_q4_0's arithmetic over the bytes the layout moved.
+// Q4_0x8: row r of a group is dot_q4_0 over the bytes the layout moved, gathered back.
 static float dot_q4_0x8(const ck_block_q4_0x8 *g, int r, const ck_q8_act *a, int nb) {
     float acc = 0.0f;
     for (int b = 0; b < nb; b++) {
-        const int8_t *q = a->qs + b * 32;
-        int32_t isum = 0;
-        for (int j = 0; j < 16; j++) {
-            uint8_t byte = g[b].qs[32 * (j / 4) + 4 * r + j % 4];
-            isum += ((byte & 15) - 8) * q[j];
-            isum += ((byte >> 4) - 8) * q[j + 16];
-        }
-        float sc = ck_half_to_float_ref(g[b].d[r]) * a->d[b];
-        acc = fmaf((float)isum, sc, acc);
+        uint8_t qs[16];
+        for (int j = 0; j < 4; j++) memcpy(qs + 4 * j, g[b].qs + 32 * j + 4 * r, 4);
+        acc = fma_q4_0_block(acc, qs, g[b].d[r], a, b);
     }
     return acc;
 }

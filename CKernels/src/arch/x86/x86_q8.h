@@ -180,12 +180,10 @@ Q_INLINE void panel_block(const uint8_t *blk, int b, const ck_q8_act *panels, in
 #define GEMM_TILE_ROWS 32
 #define GEMM_SLICE_BLOCKS 24
 
-Q_INLINE void store_panels(const __m256 *acc, int np, int nr, float *y, int ldy) {
-    for (int p = 0; p < np; p++) {
-        float out[8];
-        _mm256_storeu_ps(out, acc[p]);
-        for (int r = 0; r < 8 && p * 8 + r < nr; r++) y[(size_t)(p * 8 + r) * ldy] = out[r];
-    }
+// One weight row's outputs (out[p][r]: panel p's row r) into column y of Y's first nr rows.
+Q_INLINE void store_panels(const float (*out)[8], int np, int nr, float *y, int ldy) {
+    for (int p = 0; p < np; p++)
+        for (int r = 0; r < 8 && p * 8 + r < nr; r++) y[(size_t)(p * 8 + r) * ldy] = out[p][r];
 }
 
 // When the panels' blocks fit in L1 each row runs over all of them. When they do not (k past
@@ -205,7 +203,9 @@ Q_INLINE void gemm_q(const void *w, size_t rb, int m, int k, const ck_q8_act *pa
             __m256 acc[CK_MAX_PANELS];
             for (int p = 0; p < CK_MAX_PANELS; p++) acc[p] = _mm256_setzero_ps();
             for (int b = 0; b < nb; b++) panel_block(row + (size_t)b * bsz, b, panels, q4, np, acc);
-            store_panels(acc, np, nr, y + i, ldy);
+            float out[CK_MAX_PANELS][8];
+            for (int p = 0; p < np; p++) _mm256_storeu_ps(out[p], acc[p]);
+            store_panels(out, np, nr, y + i, ldy);
         }
         return;
     }
@@ -223,11 +223,7 @@ Q_INLINE void gemm_q(const void *w, size_t rb, int m, int k, const ck_q8_act *pa
                 for (int p = 0; p < np; p++) _mm256_store_ps(acc_tile[t][p], acc[p]);
             }
         }
-        for (int t = 0; t < rows; t++) {
-            __m256 acc[CK_MAX_PANELS];
-            for (int p = 0; p < np; p++) acc[p] = _mm256_load_ps(acc_tile[t][p]);
-            store_panels(acc, np, nr, y + i0 + t, ldy);
-        }
+        for (int t = 0; t < rows; t++) store_panels(acc_tile[t], np, nr, y + i0 + t, ldy);
     }
 }
 
