@@ -25,7 +25,6 @@ extension Generator {
         let processor = LogitsProcessor(parameters: parameters, eosTokens: eosTokens, promptLength: promptLength)
 
         var caches = (0..<beams).map { _ in makeCache(capacity: maxLength) }
-        var spare = (0..<beams).map { _ in makeCache(capacity: maxLength) }
         let logits = Buffer(beams * vocab)
         let embeddings = Buffer(beams * d)
 
@@ -37,10 +36,9 @@ extension Generator {
         defer { clock.decode = Self.now() - t }
         // The prompt's keys and values are the same for every beam: copied once here, so that
         // reordering beams later copies only the generated positions.
-        for b in 0..<beams {
-            if b > 0 { caches[b].copy(from: caches[0]) }
-            spare[b].copy(from: caches[0])
-            if b > 0 { (logits.pointer + b * vocab).update(from: logits.const, count: vocab) }
+        for b in 1..<max(1, beams) {
+            caches[b].copy(from: caches[0])
+            (logits.pointer + b * vocab).update(from: logits.const, count: vocab)
         }
         var running = [[Int]](repeating: [], count: beams)      // generated tokens per running beam
         var runningScores = [Float](repeating: -1e9, count: beams)
@@ -94,9 +92,7 @@ extension Generator {
             if allHit || !earlyStopUnsatisfied || allFinished || next.isEmpty { break }
             if isCancelled() { throw RuntimeError.cancelled }
 
-            // Reorder caches: beam i continues from the cache of its parent.
-            for (i, c) in next.enumerated() { spare[i].copy(from: caches[c.beam], from: promptLength) }
-            swap(&caches, &spare)
+            caches = Self.reorder(caches, parents: next.map(\.beam), promptLength: promptLength)
             running = next.map { running[$0.beam] + [$0.token] }
             runningScores = next.map(\.score)
             while running.count < beams {
@@ -110,6 +106,31 @@ extension Generator {
             clock.steps += 1
         }
         return finished.first?.tokens ?? []
+    }
+
+    /// The caches of the next step: beam i continues from its parent's. A parent's first child
+    /// takes the parent's cache as it is; another child takes a cache that no beam continues
+    /// from and copies the parent's generated positions into it (the prompt's are the same in
+    /// every cache). Caches left over come last, for the padding beams. So a step copies one
+    /// cache per parent shared, not one per beam, and no second set of caches is held.
+    static func reorder(_ caches: [KVCache], parents: [Int], promptLength: Int) -> [KVCache] {
+        var taken = [Bool](repeating: false, count: caches.count)
+        for p in parents { taken[p] = true }
+        var free = caches.indices.filter { !taken[$0] }.map { caches[$0] }
+        taken = [Bool](repeating: false, count: caches.count)
+        var next: [KVCache] = []
+        next.reserveCapacity(caches.count)
+        for p in parents {
+            if !taken[p] {
+                taken[p] = true
+                next.append(caches[p])
+            } else {
+                let cache = free.removeLast()
+                cache.copy(from: caches[p], from: promptLength)
+                next.append(cache)
+            }
+        }
+        return next + free
     }
 
     /// In-place log-softmax, in float32 like torch (max-shifted).
