@@ -98,6 +98,22 @@ final class InterleavedLayoutTests: XCTestCase {
         return path
     }
 
+    /// A Q4_0x8 tensor binds only as a Linear layer's weight: the token embedding (also the LM
+    /// head) and the patch embedding read rows or elements of it, which that layout scatters.
+    func testOnlyALinearWeightMayBeInterleaved() throws {
+        let path = try file(i8Shape: [2, 288], key: true, name: "t.w.weight")
+        let file = try GGUFFile(path: path)
+        let linear = try WeightBinding(file: file).scope(.language, "t").linear("w", out: 16, in: 64, bias: false)
+        XCTAssertEqual(linear.weight.type, .q4_0x8)
+        let message = "\(path): tensor t.w.weight is stored as Q4_0x8, which only a Linear layer's weight may be"
+        XCTAssertThrowsMessage(message) {
+            _ = try WeightBinding(file: file).scope(.language, "t").tokenEmbedding("w.weight", vocab: 16, hidden: 64)
+        }
+        XCTAssertThrowsMessage(message) {
+            _ = try WeightBinding(file: file).scope(.language, "t").outputHead("w", vocab: 16, hidden: 64)
+        }
+    }
+
     static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
         guard hay.count >= needle.count else { return nil }
         return (0...(hay.count - needle.count)).first { hay[$0..<($0 + needle.count)].elementsEqual(needle) }
