@@ -14,9 +14,8 @@
 #define Q_INLINE AVX2_INLINE
 #define Q_NAME(name) name##_avx2
 
-// Q4_0: unsigned nibbles times x (the offset of 8 is removed later from the block sum of x).
-// The int16 products of nibble pairs (2 x 15 x 127 at most) stay exact through two horizontal
-// adds (8 products, 15240 at most), so four rows are reduced in int16 and widened once.
+// Q4_0: unsigned nibbles times x (the offset of 8 is removed later from the block sum of x);
+// pairs of products, 2 x 15 x 127 at most, exact in int16.
 AVX2_INLINE __m256i nibble_products(const uint8_t *blk, __m256i x) {
     return _mm256_maddubs_epi16(q4_nibbles(blk), x);
 }
@@ -28,18 +27,24 @@ AVX2_INLINE __m256i q8_block_lanes(const uint8_t *blk, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
+// Four rows' 8 int32 lanes added into [r0, r1, r2, r3] in each 128-bit half, by unpacks and
+// adds: one shuffle-pipe instruction each, where Zen 3 runs vphaddw/vphaddd as several.
+AVX2_INLINE __m256i sum4_lanes(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+}
+
 // [sum r0, sum r1, sum r2, sum r3] of one block, as low and high partial halves per lane.
 AVX2_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
                                 const int8_t *xq, int q4) {
     __m256i x = _mm256_load_si256((const __m256i *)xq);
     if (q4) {
-        __m256i h01 = _mm256_hadd_epi16(nibble_products(r0, x), nibble_products(r1, x));
-        __m256i h23 = _mm256_hadd_epi16(nibble_products(r2, x), nibble_products(r3, x));
-        return _mm256_madd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_set1_epi16(1));
+        const __m256i ones = _mm256_set1_epi16(1);
+        return sum4_lanes(_mm256_madd_epi16(nibble_products(r0, x), ones), _mm256_madd_epi16(nibble_products(r1, x), ones),
+                          _mm256_madd_epi16(nibble_products(r2, x), ones), _mm256_madd_epi16(nibble_products(r3, x), ones));
     }
-    __m256i r01 = _mm256_hadd_epi32(q8_block_lanes(r0, x), q8_block_lanes(r1, x));
-    __m256i r23 = _mm256_hadd_epi32(q8_block_lanes(r2, x), q8_block_lanes(r3, x));
-    return _mm256_hadd_epi32(r01, r23);
+    return sum4_lanes(q8_block_lanes(r0, x), q8_block_lanes(r1, x), q8_block_lanes(r2, x), q8_block_lanes(r3, x));
 }
 
 // n > 1. Q4_0: nibbles (0..15) times x fit int16 for a whole block (8 groups x 2 x 15 x 127 =
