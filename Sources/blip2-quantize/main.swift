@@ -79,11 +79,13 @@ func runInspect(_ args: [String]) throws {
         print("  \(key) = \(describe(value))")
     }
     print("\ntensors:")
+    func shape(_ t: GGUFTensorInfo) -> String { "[" + t.shape.map(String.init).joined(separator: ", ") + "]" }
     let width = file.tensors.map(\.name.count).max() ?? 10
+    let typeWidth = file.tensors.map(\.type.description.count).max() ?? 4
+    let shapeWidth = file.tensors.map { shape($0).count }.max() ?? 2
     var bytesByType: [GGMLType: Int] = [:]
     for t in file.tensors {
-        let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-        print("  \(t.name.padded(to: width))  \(t.type.description.padded(to: 5)) \(shape.padded(to: 22)) \(formatBytes(t.byteCount))")
+        print("  \(t.name.padded(to: width))  \(t.type.description.padded(to: typeWidth)) \(shape(t).padded(to: shapeWidth)) \(formatBytes(t.byteCount))")
         bytesByType[t.type, default: 0] += t.byteCount
     }
     let params = file.tensors.reduce(0) { $0 + $1.elementCount }

@@ -24,6 +24,26 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(i.stdout.contains("blip2.vision.layer_norm_epsilon"))
     }
 
+    /// The tensor table's columns line up whatever the type names' lengths (F32, Q4_0x8).
+    func testInspectAlignsItsColumns() throws {
+        let out = dir.file("tiny.x8")
+        XCTAssertEqual(try run([Fixtures.path("tiny-a"), out, "--interleave", "--quiet"]).status, 0)
+        let i = try run(["inspect", out])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        let table = i.stdout.components(separatedBy: "\ntensors:\n")[1].components(separatedBy: "\n\n")[0]
+        let rows = table.split(separator: "\n").map(String.init)
+        XCTAssertTrue(rows.contains { $0.contains(" Q4_0x8 ") } && rows.contains { $0.contains(" F32 ") }, table)
+        // Where the shape starts, and where the byte count after it starts.
+        func columns(_ row: String) -> [Int] {
+            let chars = Array(row)
+            guard let open = chars.firstIndex(of: "["), let close = chars.lastIndex(of: "]") else { return [] }
+            let bytes = chars[(close + 1)...].firstIndex { $0 != " " } ?? chars.count
+            return [open, bytes]
+        }
+        XCTAssertEqual(Set(rows.map(columns)).count, 1, "columns differ:\n\(table)")
+        XCTAssertGreaterThan(Set(rows.map { $0.filter { $0 == "," }.count }).count, 1, "shapes of several lengths")
+    }
+
     func testQuietPrintsNothing() throws {
         let r = try run([Fixtures.path("tiny-a"), dir.file("q.gguf"), "--type", "q8_0", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
