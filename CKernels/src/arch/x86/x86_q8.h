@@ -95,29 +95,33 @@ Q_INLINE void gemv_q(const void *w, size_t rb, int m, int k, const void *xv, flo
         const uint8_t *r1 = i + 1 < m ? r0 + rb : r0;
         const uint8_t *r2 = i + 2 < m ? r1 + rb : r1;
         const uint8_t *r3 = i + 3 < m ? r2 + rb : r2;
-        // The next four rows (contiguous) are prefetched while these are computed: rows are
-        // short, so the hardware prefetcher alone keeps restarting its streams.
-        const uint8_t *next = r0 + 4 * rb;
-        const size_t pf_step = (4 * rb / (size_t)(nb > 1 ? nb / 2 : 1) + 63) & ~(size_t)63;
+        // The next four rows (contiguous) are prefetched while these are computed, the lines of
+        // 8 blocks for every 2 blocks of these 4 rows: rows are short, so the hardware
+        // prefetcher alone keeps restarting its streams. A constant number of lines a step (a
+        // loop of them cost more than the prefetches); a prefetch past the end does not fault.
+        const char *next = (const char *)r0 + 4 * rb;
+        const int pf_lines = (int)((8 * bsz + 63) / 64);
+        // Block b's and b + 1's values of the activation, each in one half: [v_b x 4, v_b+1 x 4].
+        const __m256i halves = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
         __m128 acc = _mm_setzero_ps();
         int b = 0;
         for (; b + 1 < nb; b += 2) {
             size_t o0 = b * bsz, o1 = o0 + bsz;
             if (i + 4 < m)
-                for (size_t pf = 0; pf < pf_step; pf += 64)
-                    _mm_prefetch((const char *)next + (size_t)(b / 2) * pf_step + pf, _MM_HINT_T0);
+                for (int t = 0; t < pf_lines; t++) _mm_prefetch(next + (size_t)(b / 2 * pf_lines + t) * 64, _MM_HINT_T0);
             __m256i h0 = block_sums4(r0 + o0, r1 + o0, r2 + o0, r3 + o0, x->qs + b * 32, q4);
             __m256i h1 = block_sums4(r0 + o1, r1 + o1, r2 + o1, r3 + o1, x->qs + (b + 1) * 32, q4);
             __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
                                             _mm256_permute2x128_si256(h0, h1, 0x31));
             if (q4) {
-                __m256i off = _mm256_setr_m128i(_mm_set1_epi32(x->s[b]), _mm_set1_epi32(x->s[b + 1]));
-                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 3));
+                __m256i s2 = _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(x->s + b)));
+                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_permutevar8x32_epi32(s2, halves), 3));
             }
             __m256 fs = _mm256_cvtepi32_ps(isum);
             __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(scales4(r0 + o0, r1 + o0, r2 + o0, r3 + o0),
                                                            scales4(r0 + o1, r1 + o1, r2 + o1, r3 + o1)));
-            __m256 sc = _mm256_mul_ps(dw, _mm256_setr_m128(_mm_set1_ps(x->d[b]), _mm_set1_ps(x->d[b + 1])));
+            __m256 d2 = _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(x->d + b))));
+            __m256 sc = _mm256_mul_ps(dw, _mm256_permutevar8x32_ps(d2, halves));
             acc = _mm_fmadd_ps(_mm256_castps256_ps128(fs), _mm256_castps256_ps128(sc), acc);
             acc = _mm_fmadd_ps(_mm256_extractf128_ps(fs, 1), _mm256_extractf128_ps(sc, 1), acc);
         }
