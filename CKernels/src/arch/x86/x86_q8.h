@@ -95,10 +95,11 @@ Q_INLINE void gemv_q(const void *w, size_t rb, int m, int k, const void *xv, flo
         const uint8_t *r1 = i + 1 < m ? r0 + rb : r0;
         const uint8_t *r2 = i + 2 < m ? r1 + rb : r1;
         const uint8_t *r3 = i + 3 < m ? r2 + rb : r2;
-        // The next four rows (contiguous) are prefetched while these are computed, the lines of
-        // 8 blocks for every 2 blocks of these 4 rows: rows are short, so the hardware
-        // prefetcher alone keeps restarting its streams. A constant number of lines a step (a
-        // loop of them cost more than the prefetches); a prefetch past the end does not fault.
+        // The next four rows (contiguous) are prefetched while these are computed, 8 blocks'
+        // bytes rounded up to whole lines for every 2 blocks of these 4 rows: rows are short, so
+        // the hardware prefetcher alone keeps restarting its streams. A constant number of lines
+        // a step (a loop of them cost more than the prefetches); a prefetch past the end does
+        // not fault.
         const char *next = (const char *)r0 + 4 * rb;
         const int pf_lines = (int)((8 * bsz + 63) / 64);
         // Block b's and b + 1's values of the activation, each in one half: [v_b x 4, v_b+1 x 4].
