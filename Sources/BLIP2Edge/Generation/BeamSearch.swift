@@ -114,15 +114,13 @@ extension Generator {
     /// every cache). Caches left over come last, for the padding beams. So a step copies one
     /// cache per parent shared, not one per beam, and no second set of caches is held.
     static func reorder(_ caches: [KVCache], parents: [Int], promptLength: Int) -> [KVCache] {
-        var taken = [Bool](repeating: false, count: caches.count)
-        for p in parents { taken[p] = true }
-        var free = caches.indices.filter { !taken[$0] }.map { caches[$0] }
-        taken = [Bool](repeating: false, count: caches.count)
+        let continued = Set(parents)
+        var free = caches.indices.filter { !continued.contains($0) }.map { caches[$0] }
+        var handedOut = Set<Int>()
         var next: [KVCache] = []
         next.reserveCapacity(caches.count)
         for p in parents {
-            if !taken[p] {
-                taken[p] = true
+            if handedOut.insert(p).inserted {
                 next.append(caches[p])
             } else {
                 let cache = free.removeLast()

@@ -27,14 +27,6 @@ AVX2_INLINE __m256i q8_block_lanes(const uint8_t *blk, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
-// Four rows' 8 int32 lanes added into [r0, r1, r2, r3] in each 128-bit half, by unpacks and
-// adds: one shuffle-pipe instruction each, where Zen 3 runs vphaddw/vphaddd as several.
-AVX2_INLINE __m256i sum4_lanes(__m256i a, __m256i b, __m256i c, __m256i d) {
-    __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
-    __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
-    return _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
-}
-
 // [sum r0, sum r1, sum r2, sum r3] of one block, as low and high partial halves per lane.
 AVX2_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
                                 const int8_t *xq, int q4) {

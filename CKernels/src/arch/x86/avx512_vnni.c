@@ -30,9 +30,7 @@ VNNI_INLINE __m256i row_lanes(const uint8_t *blk, __m256i x, int q4) {
 VNNI_INLINE __m256i block_sums4(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
                                 const int8_t *xq, int q4) {
     __m256i x = _mm256_load_si256((const __m256i *)xq);
-    __m256i r01 = _mm256_hadd_epi32(row_lanes(r0, x, q4), row_lanes(r1, x, q4));
-    __m256i r23 = _mm256_hadd_epi32(row_lanes(r2, x, q4), row_lanes(r3, x, q4));
-    return _mm256_hadd_epi32(r01, r23);
+    return sum4_lanes(row_lanes(r0, x, q4), row_lanes(r1, x, q4), row_lanes(r2, x, q4), row_lanes(r3, x, q4));
 }
 
 // ---- n > 1 with weight rows in the lanes (ck_type_kernels.gemm_lanes) ------------------------

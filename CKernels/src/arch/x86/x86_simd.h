@@ -39,6 +39,15 @@ AVX2_INLINE __m256i q4_nibbles(const uint8_t *blk) {
     return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
 }
 
+// Four rows' 8 int32 lanes added into [r0, r1, r2, r3] in each 128-bit half (the n = 1 loops'
+// block sums), by unpacks and adds: one shuffle-pipe instruction each, where Zen 3 runs
+// vphaddd as several.
+AVX2_INLINE __m256i sum4_lanes(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+}
+
 AVX2_INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
